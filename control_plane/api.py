@@ -1,0 +1,155 @@
+"""The HTTP API: JSON over FastAPI, bearer-token auth, live events over SSE."""
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from control_plane.errors import BadRequest, Conflict, NotFound
+from control_plane.models import NewMessage, NewSession, Session
+from control_plane.sessions import create_session, post_message
+from control_plane.store import SessionStore
+from harness.errors import NightshiftError
+from harness.events import TERMINAL_STATUSES, LoggedEvent
+
+_bearer = HTTPBearer(auto_error=False, description="NIGHTSHIFT_API_TOKEN")
+
+
+class ApiConfig(BaseModel):
+    api_token: str
+    max_prompt_bytes: int = 200_000
+    public_url: str = "http://127.0.0.1:8000"
+    stream_block_ms: int = 15_000
+    """How long an SSE read waits for news before a keep-alive comment."""
+
+
+class Created(BaseModel):
+    id: str
+    status: str
+    branch: str
+    url: str
+
+
+class MessageAccepted(BaseModel):
+    reopened: bool
+    """True when the session had ended and a new run was queued for this message."""
+
+
+class CancelAccepted(BaseModel):
+    result: str
+
+
+class Health(BaseModel):
+    ok: bool
+    redis: bool
+
+
+def _store(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.store
+    return store
+
+
+def _config(request: Request) -> ApiConfig:
+    config: ApiConfig = request.app.state.config
+    return config
+
+
+Store = Annotated[SessionStore, Depends(_store)]
+Config = Annotated[ApiConfig, Depends(_config)]
+
+
+def _authorized(config: Config, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    if creds is None or not secrets.compare_digest(creds.credentials.encode(), config.api_token.encode()):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(_authorized)])
+EventId = Annotated[str | None, Query(pattern=r"^\d+-\d+$")]
+
+
+@router.post("/sessions", status_code=201)
+async def new_session(req: NewSession, store: Store, config: Config) -> Created:
+    s = await create_session(store, req, max_prompt_bytes=config.max_prompt_bytes)
+    return Created(id=s.id, status=s.status, branch=s.branch, url=f"{config.public_url}/api/sessions/{s.id}")
+
+
+@router.get("/sessions")
+async def list_sessions(
+    store: Store, limit: Annotated[int, Query(ge=1, le=500)] = 50, before: Annotated[float | None, Query()] = None
+) -> list[Session]:
+    return await store.recent(limit=limit, before=before)
+
+
+@router.get("/sessions/{session_id}")
+async def get_session(session_id: str, store: Store) -> Session:
+    return await store.get(session_id)
+
+
+@router.get("/sessions/{session_id}/events")
+async def get_events(
+    session_id: str, store: Store, after: EventId = None, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+) -> list[LoggedEvent]:
+    await store.get(session_id)
+    return await store.events(session_id, after=after, count=limit)
+
+
+@router.get("/sessions/{session_id}/stream", response_class=EventSourceResponse)
+async def stream(
+    session_id: str,
+    store: Store,
+    config: Config,
+    after: EventId = None,
+    last_event_id: Annotated[str | None, Header(pattern=r"^\d+-\d+$")] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """History first, then live events; reconnect with Last-Event-ID to resume without gaps or repeats."""
+    await store.get(session_id)
+    cursor = last_event_id or after or "0-0"
+    while True:
+        events = await store.wait_events(session_id, after=cursor, block_ms=config.stream_block_ms)
+        for item in events:
+            cursor = item.id
+            yield ServerSentEvent(raw_data=item.event.model_dump_json(), event=item.event.kind, id=item.id)
+        if not events:
+            if (await store.get(session_id)).status in TERMINAL_STATUSES:
+                return
+            yield ServerSentEvent(comment="keep-alive")
+
+
+@router.post("/sessions/{session_id}/messages", status_code=202)
+async def new_message(session_id: str, req: NewMessage, store: Store, config: Config) -> MessageAccepted:
+    reopened = await post_message(store, session_id, req, max_prompt_bytes=config.max_prompt_bytes)
+    return MessageAccepted(reopened=reopened)
+
+
+@router.post("/sessions/{session_id}/cancel", status_code=202)
+async def cancel(session_id: str, store: Store) -> CancelAccepted:
+    return CancelAccepted(result=await store.request_cancel(session_id))
+
+
+async def _errors(request: Request, exc: Exception) -> JSONResponse:
+    status = {NotFound: 404, Conflict: 409, BadRequest: 400}
+    code = next((c for t, c in status.items() if isinstance(exc, t)), 500)
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+def create_app(redis: Redis, store: SessionStore, config: ApiConfig) -> FastAPI:
+    app = FastAPI(
+        title="Nightshift",
+        description="Background coding agents: sessions, their event logs, follow-ups.",
+        max_body_size=config.max_prompt_bytes + 64_000,
+    )
+    app.state.store, app.state.config = store, config
+    app.add_exception_handler(NightshiftError, _errors)
+
+    @app.get("/healthz")
+    async def healthz() -> Health:
+        return Health(ok=True, redis=bool(await redis.ping()))
+
+    app.include_router(router)
+    return app

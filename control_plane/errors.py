@@ -1,0 +1,34 @@
+"""Errors the control plane raises on purpose (the harness's NightshiftError is the root).
+
+NightshiftError
+ ├── ConfigError (harness)      bad or missing configuration
+ ├── NotFound                   no such session
+ ├── BadRequest                 input we refuse: too large, malformed, unknown base ref
+ │    └── RepoUnreachable       the repository cannot be listed with git
+ ├── Conflict                   the session is not in a state that allows this
+ └── GitError                   a git command in the control plane failed
+"""
+
+from harness.errors import NightshiftError
+
+
+class NotFound(NightshiftError):
+    pass
+
+
+class BadRequest(NightshiftError):
+    pass
+
+
+class RepoUnreachable(BadRequest):
+    pass
+
+
+class Conflict(NightshiftError):
+    pass
+
+
+class GitError(NightshiftError):
+    def __init__(self, command: str, stderr: str) -> None:
+        super().__init__(f"git {command} failed: {stderr.strip()[-2000:]}")
+        self.stderr = stderr

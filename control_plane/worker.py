@@ -1,0 +1,111 @@
+"""A worker process's job loop: take jobs from the queue, run each session under a lease, keep the lease
+alive while it runs, and stop runs that were cancelled or whose lease was lost."""
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+
+from control_plane.queue import Job, WorkQueue
+from control_plane.runner import SessionRunner, StopRequest
+from control_plane.store import SessionStore
+from harness.events import ErrorEvent
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        queue: WorkQueue,
+        store: SessionStore,
+        runner: SessionRunner,
+        concurrency: int,
+        idle_poll_ms: int = 1000,
+    ) -> None:
+        self.queue, self.store, self.runner = queue, store, runner
+        self.concurrency, self.idle_poll_ms = concurrency, idle_poll_ms
+        self._tasks: dict[asyncio.Task[None], StopRequest] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self, until: Callable[[], bool] = lambda: False) -> None:
+        """Work until stop() is called or `until()` is true between jobs."""
+        await self.queue.ensure_group()
+        while not self._stopping.is_set() and not until():
+            if len(self._tasks) >= self.concurrency:
+                await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED, timeout=1)
+                continue
+            job = await self.queue.next_job(block_ms=self.idle_poll_ms)
+            if job is not None:
+                stop = StopRequest()
+                task = asyncio.create_task(self._handle(job, stop), name=f"session {job.session_id}")
+                self._tasks[task] = stop
+                task.add_done_callback(self._tasks.pop)
+        await self._drain()
+
+    async def stop(self) -> None:
+        """Graceful stop: take no new jobs, hand running sessions back to the queue for another worker."""
+        self._stopping.set()
+
+    async def _drain(self) -> None:
+        for task, stop in list(self._tasks.items()):
+            stop.reason = "worker stopping"
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _handle(self, job: Job, stop: StopRequest) -> None:
+        if not await self._acquire(job.session_id):
+            return  # another live worker holds it; the job stays pending and is retried when its lease lapses
+        run = asyncio.create_task(self.runner.run(job.session_id, stop))
+        beat = asyncio.create_task(self._heartbeat(job, run, stop))
+        handed_back = False
+        try:
+            await run
+        except asyncio.CancelledError:
+            handed_back = not stop.by_user
+            if not run.done():
+                run.cancel()
+                await asyncio.gather(run, return_exceptions=True)
+        except Exception as e:
+            log.exception("session %s crashed", job.session_id)
+            await self._fail(job.session_id, e)
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+        if not handed_back:
+            await self.queue.done(job)
+        await self.queue.release(job.session_id)
+
+    async def _acquire(self, session_id: str, attempts: int = 10) -> bool:
+        for _ in range(attempts):
+            if await self.queue.acquire(session_id):
+                return True
+            await asyncio.sleep(0.2)
+        return False
+
+    async def _heartbeat(self, job: Job, run: asyncio.Task[None], stop: StopRequest) -> None:
+        while not run.done():
+            await asyncio.sleep(self.queue.lease_ms / 3000)
+            if not await self.queue.renew(job.session_id):
+                stop.reason = "lease lost to another worker"
+                run.cancel()
+                return
+            await self.queue.keep(job)
+            session = await self.store.get(job.session_id)
+            if session.cancel_requested and not stop.by_user:
+                stop.reason, stop.by_user = "cancelled on request", True
+                run.cancel()
+
+    async def _fail(self, session_id: str, error: Exception) -> None:
+        """A bug, not a planned failure: say so in the session rather than retrying it forever."""
+        message = f"internal error: {type(error).__name__}: {error}"
+        await self.store.append(session_id, ErrorEvent(message=message))
+        await self.store.set_status(session_id, "failed", message, error=message)

@@ -1,0 +1,58 @@
+"""Moving code into and out of a sandbox with git bundles, so the sandbox needs no remote and no credentials.
+
+seed:    mirror --bundle--> sandbox: a fresh repository checked out at the base commit.
+collect: sandbox --commit, bundle--> mirror: the work as commits on top of the base.
+"""
+
+import shlex
+import tempfile
+from pathlib import Path
+
+from control_plane.git import Mirrors
+from harness.errors import SandboxError
+from harness.sandboxes import Sandbox
+
+BASE_REF = "refs/nightshift/base"
+SEED = ".git/nightshift-seed.bundle"
+OUT = ".git/nightshift-out.bundle"
+IDENTITY = "git config user.name Nightshift && git config user.email nightshift@users.noreply.local"
+NO_CHANGES = "NIGHTSHIFT-NO-CHANGES"
+
+
+async def _sh(sandbox: Sandbox, command: str, what: str, timeout_s: float = 600) -> str:
+    result = await sandbox.exec(command, timeout_s=timeout_s, output_limit_bytes=20_000)
+    if result.exit_code != 0:
+        raise SandboxError(f"{what} failed (exit {result.exit_code}): {result.output.strip()[-2000:]}")
+    return result.output
+
+
+async def seed(sandbox: Sandbox, mirrors: Mirrors, mirror: Path, commit: str, branch: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="nightshift-seed-") as tmp:
+        bundle = Path(tmp) / "seed.bundle"
+        await mirrors.bundle(mirror, commit, BASE_REF, bundle)
+        await _sh(sandbox, f"git init -q -b {shlex.quote(branch)} .", "git init")
+        await sandbox.write_file(SEED, bundle.read_bytes())
+    await _sh(
+        sandbox,
+        f"git fetch -q {SEED} {BASE_REF}:{BASE_REF} && git reset -q --hard {BASE_REF} && rm -f {SEED} && {IDENTITY}",
+        "checking out the base commit",
+    )
+
+
+async def collect(sandbox: Sandbox, mirrors: Mirrors, mirror: Path, dst_ref: str, message: str) -> str | None:
+    """Commit what the agent left, bundle everything since the base; returns the commit, or None if unchanged."""
+    msg = shlex.quote(message)
+    out = await _sh(
+        sandbox,
+        f"git add -A && (git diff --cached --quiet || git commit -q --no-verify -m {msg}) && "
+        f'if [ "$(git rev-list --count {BASE_REF}..HEAD)" = 0 ]; then echo {NO_CHANGES}; '
+        f"else git bundle create -q {OUT} {BASE_REF}..HEAD; fi",
+        "committing the work",
+    )
+    if NO_CHANGES in out:
+        return None
+    data = await sandbox.read_file(OUT, limit_bytes=2_000_000_000)
+    with tempfile.TemporaryDirectory(prefix="nightshift-out-") as tmp:
+        bundle = Path(tmp) / "out.bundle"
+        bundle.write_bytes(data)
+        return await mirrors.take(mirror, bundle, "HEAD", dst_ref)

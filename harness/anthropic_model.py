@@ -1,0 +1,163 @@
+"""Anthropic Messages API client: streaming, tool use, prompt caching, retries with backoff."""
+
+import asyncio
+from collections.abc import Sequence
+
+import anthropic
+from pydantic import BaseModel, JsonValue
+
+from harness.errors import ConfigError, ModelAPIError
+from harness.messages import ContentBlock, Message, ModelTurn, TextBlock, ToolSpec, ToolUseBlock, Usage
+from harness.model import RETRYABLE_ERROR_TYPES, RETRYABLE_STATUS, RetryCallback, retry_delay_s
+from harness.pricing import DEFAULT_PRICES, Price, cost_usd
+
+Json = dict[str, JsonValue]
+CACHE = {"type": "ephemeral"}
+
+
+class AnthropicConfig(BaseModel):
+    api_key: str
+    """The platform's key. Lives in the control plane only; never passed to a sandbox."""
+    base_url: str | None = None
+    """None lets the SDK read ANTHROPIC_BASE_URL or use the public endpoint."""
+    model: str = "claude-sonnet-4-5"
+    max_tokens: int = 8192
+    """Per response. A cut tool call is reported back to the model as an error."""
+    max_retries: int = 5
+    """Retries on 429, 408, 409, 5xx, 529 and connection errors before the session fails."""
+    retry_base_s: float = 2.0
+    """First backoff; doubles each retry unless the API sends retry-after."""
+    request_timeout_s: float = 600.0
+    prices: dict[str, Price] = DEFAULT_PRICES
+
+
+class AnthropicModel:
+    def __init__(self, config: AnthropicConfig) -> None:
+        self.config = config
+        self.name = config.model
+        # Our own retry loop (max_retries=0 here) reports each retry to the session log.
+        self._client = anthropic.AsyncAnthropic(
+            api_key=config.api_key, base_url=config.base_url, max_retries=0, timeout=config.request_timeout_s
+        )
+
+    async def complete(
+        self,
+        system: str,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        on_retry: RetryCallback | None = None,
+    ) -> ModelTurn:
+        attempt = 0
+        while True:
+            try:
+                return await self._call(system, messages, tools)
+            except (anthropic.APIStatusError, anthropic.APIConnectionError) as e:
+                attempt += 1
+                wait_s = self._wait_for(e, attempt)
+                if wait_s is None:
+                    raise _as_model_error(e) from e
+                if on_retry is not None:
+                    await on_retry(attempt, wait_s, _describe(e))
+                await asyncio.sleep(wait_s)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _wait_for(self, e: anthropic.APIError, attempt: int) -> float | None:
+        if not _retryable(e):
+            return None
+        return retry_delay_s(
+            attempt, max_retries=self.config.max_retries, base_s=self.config.retry_base_s, retry_after_s=_retry_after(e)
+        )
+
+    async def _call(self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ModelTurn:
+        async with self._client.messages.stream(
+            model=self.config.model,
+            max_tokens=self.config.max_tokens,
+            system=[{"type": "text", "text": system, "cache_control": CACHE}],
+            tools=_tool_params(tools),
+            messages=_message_params(messages),
+        ) as stream:
+            final = await stream.get_final_message()
+        usage = Usage(
+            input_tokens=final.usage.input_tokens,
+            output_tokens=final.usage.output_tokens,
+            cache_creation_input_tokens=final.usage.cache_creation_input_tokens or 0,
+            cache_read_input_tokens=final.usage.cache_read_input_tokens or 0,
+        )
+        return ModelTurn(
+            content=_content(final.content),
+            stop_reason=final.stop_reason,
+            usage=usage,
+            model=final.model,
+            cost_usd=cost_usd(self.config.model, usage, self.config.prices),
+        )
+
+
+def _tool_params(tools: Sequence[ToolSpec]) -> list[Json]:
+    params: list[Json] = [t.model_dump() for t in tools]
+    if params:
+        params[-1] = {**params[-1], "cache_control": CACHE}  # caches the whole tool list with the system prompt
+    return params
+
+
+def _message_params(messages: Sequence[Message]) -> list[Json]:
+    params: list[Json] = [m.model_dump() for m in messages]
+    # A breakpoint on the newest block moves forward each turn, so a long tool loop reads its prefix from cache.
+    last = params[-1]["content"]
+    assert isinstance(last, list) and last, "a request ends with a non-empty user message"
+    block = last[-1]
+    assert isinstance(block, dict)
+    last[-1] = {**block, "cache_control": CACHE}
+    return params
+
+
+def _content(blocks: Sequence[anthropic.types.ContentBlock]) -> list[ContentBlock]:
+    out: list[ContentBlock] = []
+    for b in blocks:
+        if b.type == "text":
+            out.append(TextBlock(text=b.text))
+        elif b.type == "tool_use":
+            tool_input = b.input if isinstance(b.input, dict) else {}
+            out.append(ToolUseBlock(id=b.id, name=b.name, input=tool_input))
+    return out
+
+
+def _error_type(e: anthropic.APIError) -> str | None:
+    body = e.body
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            kind = error.get("type")
+            return kind if isinstance(kind, str) else None
+    return None
+
+
+def _retryable(e: anthropic.APIError) -> bool:
+    if isinstance(e, anthropic.APIConnectionError):
+        return True
+    assert isinstance(e, anthropic.APIStatusError)
+    return e.status_code in RETRYABLE_STATUS or e.status_code >= 500 or _error_type(e) in RETRYABLE_ERROR_TYPES
+
+
+def _retry_after(e: anthropic.APIError) -> float | None:
+    if not isinstance(e, anthropic.APIStatusError):
+        return None
+    value = e.response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP-date retry-after: fall back to our own backoff
+
+
+def _describe(e: anthropic.APIError) -> str:
+    if isinstance(e, anthropic.APIStatusError):
+        return f"{e.status_code} {_error_type(e) or 'error'}: {e.message}"[:500]
+    return f"connection error: {e}"[:500]
+
+
+def _as_model_error(e: anthropic.APIError) -> ModelAPIError | ConfigError:
+    if isinstance(e, anthropic.AuthenticationError):
+        return ConfigError("the model API rejected the API key (401): check ANTHROPIC_API_KEY")
+    status = e.status_code if isinstance(e, anthropic.APIStatusError) else None
+    return ModelAPIError(f"model API error: {_describe(e)}", status_code=status, retryable=_retryable(e))

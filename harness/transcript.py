@@ -1,0 +1,93 @@
+"""Rebuild the model transcript from a session's event log.
+
+The log is the source of truth, so a worker that resumes a session another worker left (crash, kill -9,
+graceful stop) rebuilds exactly what the model was sent, and repairs a turn whose tool calls never got a
+result: the API refuses a transcript with a tool_use that has no tool_result right after it.
+"""
+
+from dataclasses import dataclass, field
+
+from harness.budget import Spent
+from harness.events import LoggedEvent, ModelTurnEvent, RunStarted, ToolResult, UserMessage
+from harness.messages import Message, TextBlock, ToolResultBlock, ToolUseBlock
+
+INTERRUPTED = (
+    "interrupted: this tool call was cut off (worker restart or cancellation) before it reported a result; "
+    "its effects are unknown. Check the workspace before repeating it."
+)
+
+
+@dataclass
+class Transcript:
+    messages: list[Message] = field(default_factory=list)
+    """Complete user/assistant turns, ending with an assistant turn (or empty)."""
+    open_tool_uses: list[ToolUseBlock] = field(default_factory=list)
+    """tool_use blocks of the last assistant turn."""
+    results: dict[str, ToolResultBlock] = field(default_factory=dict)
+    """Results logged so far for open_tool_uses, by tool_use id."""
+    delivered_through: str | None = None
+    """Id of the newest user_message already sent to the model."""
+    steps: int = 0
+    """Model calls over the whole session; numbers the next step."""
+    spent: Spent = field(default_factory=Spent)
+    """Spent by the current run (since the last hand-off), for its budget."""
+
+
+def user_text(message: UserMessage) -> str:
+    return f"[{message.author}]: {message.text}"
+
+
+def _result_block(event: ToolResult) -> ToolResultBlock:
+    return ToolResultBlock(tool_use_id=event.tool_use_id, content=event.output, is_error=event.is_error)
+
+
+def next_user_content(t: Transcript, new_messages: list[UserMessage]) -> list[TextBlock | ToolResultBlock]:
+    """Tool results first (one per open tool_use, in order), then people's messages, as the API requires."""
+    blocks: list[TextBlock | ToolResultBlock] = [
+        t.results.get(u.id) or ToolResultBlock(tool_use_id=u.id, content=INTERRUPTED, is_error=True)
+        for u in t.open_tool_uses
+    ]
+    blocks += [TextBlock(text=user_text(m)) for m in new_messages]
+    return blocks
+
+
+def missing_results(t: Transcript) -> list[ToolUseBlock]:
+    return [u for u in t.open_tool_uses if u.id not in t.results]
+
+
+def rebuild(log: list[LoggedEvent]) -> Transcript:
+    t = Transcript()
+    pending: list[tuple[str, UserMessage]] = []
+    for item in log:
+        event = item.event
+        if isinstance(event, UserMessage):
+            pending.append((item.id, event))
+        elif isinstance(event, RunStarted) and not event.resumed:
+            t.spent = Spent()
+        elif isinstance(event, ToolResult):
+            t.results[event.tool_use_id] = _result_block(event)
+        elif isinstance(event, ModelTurnEvent):
+            cut = event.delivered_through
+            delivered = [m for i, m in pending if cut is not None and _id_le(i, cut)]
+            pending = [(i, m) for i, m in pending if not (cut is not None and _id_le(i, cut))]
+            t.messages.append(Message(role="user", content=list(next_user_content(t, delivered))))
+            t.messages.append(Message(role="assistant", content=event.content))
+            t.open_tool_uses = [b for b in event.content if isinstance(b, ToolUseBlock)]
+            t.results = {}
+            t.delivered_through = cut or t.delivered_through
+            t.steps = event.step
+            t.spent.steps += 1
+            t.spent.tokens += event.usage.total_tokens
+            t.spent.cost_usd += event.cost_usd
+    return t
+
+
+def _id_le(a: str, b: str) -> bool:
+    """Redis stream ids ("ms-seq") compared numerically."""
+    am, _, aseq = a.partition("-")
+    bm, _, bseq = b.partition("-")
+    return (int(am), int(aseq or 0)) <= (int(bm), int(bseq or 0))
+
+
+def id_after(a: str, b: str | None) -> bool:
+    return b is None or not _id_le(a, b)

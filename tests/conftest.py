@@ -1,0 +1,88 @@
+"""Shared fixtures: a private redis-server per test session, real git repositories, settings."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of our own on a free port, never the machine's shared one."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is required for the tests: run ./install.sh"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+def sh(*args: str, cwd: Path | None = None) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
+
+
+CALC = """def add(a, b):
+    return a - b
+"""
+TEST_CALC = """from calc import add
+
+
+def test_add():
+    assert add(2, 3) == 5
+"""
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A bare repository acting as the remote, holding a tiny project with a bug (add subtracts)."""
+    src, bare = tmp_path / "src", tmp_path / "remote.git"
+    src.mkdir()
+    (src / "calc.py").write_text(CALC)
+    (src / "test_calc.py").write_text(TEST_CALC)
+    (src / "README.md").write_text("# calc\n")
+    sh("git", "init", "-q", "-b", "main", cwd=src)
+    sh("git", "add", "-A", cwd=src)
+    sh("git", "commit", "-q", "-m", "initial", cwd=src)
+    sh("git", "clone", "-q", "--bare", str(src), str(bare))
+    return bare
