@@ -34,7 +34,7 @@ class Settings(BaseModel):
     """Where people reach the API and web UI; used in links to sessions."""
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-4-6"
     max_response_tokens: int = 8192
     model_max_retries: int = 5
     model_retry_base_s: float = 2.0

@@ -108,6 +108,7 @@ class SessionRunner:
         except asyncio.CancelledError:
             if not stop.by_user:
                 raise
+            _consume_cancel()
             await self._end(session_id, LoopResult("cancelled", f"stopped: {stop.reason}"))
             return
         except NightshiftError as e:
@@ -142,6 +143,7 @@ class SessionRunner:
         except asyncio.CancelledError:
             if not stop.by_user:
                 raise  # shutdown or lost lease: another worker resumes the session from its log
+            _consume_cancel()
             return LoopResult("cancelled", f"stopped: {stop.reason}")
         except NightshiftError as e:
             return LoopResult("failed", str(e))
@@ -187,6 +189,13 @@ class SessionRunner:
         for secret in self.d.secrets:
             text = text.replace(secret, "[REDACTED]")
         return text
+
+
+def _consume_cancel() -> None:
+    """A user's cancel is handled here, not propagated: clear it so later awaits (and timeouts) behave."""
+    task = asyncio.current_task()
+    assert task is not None
+    task.uncancel()
 
 
 async def _is_seeded(sandbox: Sandbox) -> bool:

@@ -30,6 +30,7 @@ class Runtime:
     settings: Settings
     redis: Redis
     store: SessionStore
+    _model: AnthropicModel | None = None
 
     @classmethod
     @asynccontextmanager
@@ -40,14 +41,22 @@ class Runtime:
         redis = Redis.from_url(url, decode_responses=True)
         try:
             await _ping(redis, url)
-            yield cls(settings, redis, SessionStore(redis))
+            rt = cls(settings, redis, SessionStore(redis))
+            try:
+                yield rt
+            finally:
+                if rt._model is not None:
+                    await rt._model.close()
         finally:
             await redis.aclose()
             if embedded is not None:
                 await embedded.stop()
 
     def model(self) -> Model:
-        return AnthropicModel(self.settings.anthropic())
+        """One client per process, closed when the runtime closes."""
+        if self._model is None:
+            self._model = AnthropicModel(self.settings.anthropic())
+        return self._model
 
     def worker(self, model: Model, *, concurrency: int | None = None) -> Worker:
         s = self.settings

@@ -20,7 +20,7 @@ class AnthropicConfig(BaseModel):
     """The platform's key. Lives in the control plane only; never passed to a sandbox."""
     base_url: str | None = None
     """None lets the SDK read ANTHROPIC_BASE_URL or use the public endpoint."""
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-4-6"
     max_tokens: int = 8192
     """Per response. A cut tool call is reported back to the model as an error."""
     max_retries: int = 5

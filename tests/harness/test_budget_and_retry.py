@@ -40,4 +40,5 @@ def test_cost_counts_cache_writes_and_reads() -> None:
     # sonnet: 3 * (1 + 1.25 + 0.1) + 15 = 22.05
     assert cost_usd("claude-sonnet-4-5", usage, DEFAULT_PRICES) == pytest.approx(22.05)
     assert cost_usd("claude-opus-4-5-20251101", Usage(output_tokens=1_000_000), DEFAULT_PRICES) == pytest.approx(25.0)
-    assert cost_usd("unknown-model", usage, DEFAULT_PRICES) == 0.0
+    # unknown models are costed at the highest known price: 15 * 2.35 + 75
+    assert cost_usd("unknown-model", usage, DEFAULT_PRICES) == pytest.approx(110.25)

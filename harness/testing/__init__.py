@@ -1,0 +1,1 @@
+"""Test support: local stand-ins for external services (scripted, never real models)."""
