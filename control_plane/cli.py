@@ -1,9 +1,11 @@
 """`nightshift`: run a session in the foreground, serve the API with workers, inspect sessions."""
 
 import asyncio
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -69,6 +71,9 @@ def run(repo: str, base: str | None, requested_by: str, config: Path | None, pro
 
 
 async def _foreground(settings: Settings, req: NewSession, model: Model | None) -> Session:
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # like Ctrl-C
     async with Runtime.open(settings) as rt:
         chosen = model or rt.model()
         session = await create_session(rt.store, req, max_prompt_bytes=settings.max_prompt_bytes)
@@ -82,7 +87,7 @@ async def _foreground(settings: Settings, req: NewSession, model: Model | None) 
             await rt.store.request_cancel(session.id)
             final = await _follow(rt, session.id, stop_when_done=True, quiet=True)
         finally:
-            await worker.stop()
+            worker.stop()
             await work
         _report(final)
         return final
@@ -136,16 +141,28 @@ async def _serve(settings: Settings, host: str | None, port: int | None, concurr
         worker = rt.worker(rt.model(), concurrency=concurrency)
         token_hint = "NIGHTSHIFT_API_TOKEN" if settings.api_token else f"the token in {settings.data_dir / 'api-token'}"
         app = rt.api()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_level="info")
-        )
+        server = _Server(uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_level="info"))
         err.print(f"API on http://{server.config.host}:{server.config.port} (docs at /docs); auth: {token_hint}")
         work = asyncio.create_task(worker.run())
         try:
             await server.serve()
         finally:
-            await worker.stop()
+            worker.stop()
             await work
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT once it has shut down, which would end the process before the worker
+    hands its sessions back and the embedded Redis stops. Same handlers, without the re-raise."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
 
 @main.command()
@@ -159,17 +176,11 @@ def worker(concurrency: int | None, config: Path | None) -> None:
 async def _worker(settings: Settings, concurrency: int | None) -> None:
     async with Runtime.open(settings) as rt:
         w = rt.worker(rt.model(), concurrency=concurrency)
-        err.print("worker started; Ctrl-C hands running sessions back to the queue")
-        await _until_interrupted(w.run(), w.stop)
-
-
-async def _until_interrupted(work: Awaitable[None], stop: Callable[[], Awaitable[None]]) -> None:
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await stop()
-        await task
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, w.stop)
+        err.print("worker started; Ctrl-C or SIGTERM hands running sessions back to the queue")
+        await w.run()
 
 
 @main.command()
@@ -207,4 +218,3 @@ async def _logs(settings: Settings, session_id: str, follow: bool) -> None:
             return
         for item in await rt.store.events(session_id):
             console.print(escape(line(item.event)))
-

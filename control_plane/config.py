@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from harness.anthropic_model import AnthropicConfig
+from harness.anthropic_config import AnthropicConfig
 from harness.budget import Budget
 from harness.errors import ConfigError
 from harness.tools import ToolLimits

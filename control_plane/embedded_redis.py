@@ -35,6 +35,8 @@ class EmbeddedRedis:
                 "redis-server is not installed: run ./install.sh (or apt-get install redis-server), "
                 "or point REDIS_URL at a Redis you run"
             )
+        if len(str(self.socket)) > 100:
+            raise ConfigError(f"NIGHTSHIFT_DATA_DIR is too deep for a unix socket ({self.socket}): use a shorter path")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket.unlink(missing_ok=True)
         command = [

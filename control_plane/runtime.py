@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -19,10 +20,12 @@ from control_plane.queue import WorkQueue
 from control_plane.runner import RunnerDeps, SessionRunner
 from control_plane.store import SessionStore
 from control_plane.worker import Worker, worker_name
-from harness.anthropic_model import AnthropicModel
 from harness.errors import ConfigError
 from harness.model import Model
 from harness.sandboxes.local import LocalSandboxConfig, LocalSandboxProvider
+
+if TYPE_CHECKING:
+    from harness.anthropic_model import AnthropicModel
 
 
 @dataclass
@@ -30,7 +33,7 @@ class Runtime:
     settings: Settings
     redis: Redis
     store: SessionStore
-    _model: AnthropicModel | None = None
+    _model: "AnthropicModel | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -55,6 +58,8 @@ class Runtime:
     def model(self) -> Model:
         """One client per process, closed when the runtime closes."""
         if self._model is None:
+            from harness.anthropic_model import AnthropicModel  # the SDK takes a second to import: only when needed
+
             self._model = AnthropicModel(self.settings.anthropic())
         return self._model
 

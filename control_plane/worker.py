@@ -50,7 +50,7 @@ class Worker:
                 task.add_done_callback(self._tasks.pop)
         await self._drain()
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
         """Graceful stop: take no new jobs, hand running sessions back to the queue for another worker."""
         self._stopping.set()
 

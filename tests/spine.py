@@ -63,5 +63,5 @@ async def run_to_end(rt: Runtime, repo: Path | str, prompt: str, timeout_s: floa
     try:
         return await wait_status(rt, session.id, set(TERMINAL_STATUSES), timeout_s)
     finally:
-        await worker.stop()
+        worker.stop()
         await task

@@ -53,7 +53,7 @@ async def resume_elsewhere(rt: Runtime, session_id: str) -> None:
     try:
         await wait_status(rt, session_id, {"finished", "failed"}, timeout_s=60)
     finally:
-        await worker.stop()
+        worker.stop()
         await task
 
 

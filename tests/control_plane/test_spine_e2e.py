@@ -102,7 +102,7 @@ async def test_follow_up_while_running_reaches_the_next_step(
         )
         final = await wait_status(rt, session.id, {"finished", "failed"})
     finally:
-        await worker.stop()
+        worker.stop()
         await task
     assert final.status == "finished"
     assert seen == [("toolu_sleep", "[bo]: also docs")]  # after the tool result, in the same user message
@@ -139,7 +139,7 @@ async def test_message_to_finished_session_starts_a_new_run_with_history(
             await asyncio.sleep(0.05)
             final = await rt.store.get(session.id)
     finally:
-        await worker.stop()
+        worker.stop()
         await task
     assert history == [5]  # prompt, write, result, finish, result + new message: the whole history
     assert show(remote, f"{session.branch}:NOTES.md") == "more\n"
@@ -232,7 +232,7 @@ async def test_cancel_stops_the_run_and_keeps_the_work(rt: Runtime, standin: Ant
         assert await rt.store.request_cancel(session.id) == "requested"
         final = await wait_status(rt, session.id, {"cancelled", "failed", "finished"}, timeout_s=30)
     finally:
-        await worker.stop()
+        worker.stop()
         await task
     assert final.status == "cancelled"
     assert show(remote, f"{session.branch}:partial.txt") == "half\n"

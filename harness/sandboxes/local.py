@@ -1,0 +1,372 @@
+"""The `local` provider: one directory per session on this host, commands isolated with bubblewrap when available.
+
+    <root_dir>/<session_id>/
+        spec.json    the SandboxSpec, so attach() after a worker restart gets the session's env back
+        workspace/   the repo: /workspace inside bwrap
+        home/        HOME: /home/agent inside bwrap
+        tmp/         TMPDIR: /tmp inside bwrap
+
+Without bwrap (isolation "none") commands run as this user and see the host paths above: the environment built
+from scratch is then the only protection, and a command can read whatever the control plane's user can.
+"""
+
+import asyncio
+import logging
+import os
+import posixpath
+import re
+import shutil
+import stat
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from harness.errors import ConfigError, SandboxError, SandboxPathError
+from harness.sandboxes._process import CommandRun
+from harness.sandboxes.base import ExecResult, OutputCallback, SandboxSpec
+
+log = logging.getLogger(__name__)
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SPEC_FILE = "spec.json"
+_NOT_FROM_HOST = frozenset({"proc", "dev", "tmp", "home", "root", "workspace"})
+"""Top-level host entries bwrap does not bind: replaced by fresh mounts or the sandbox's own dirs. Host home
+directories (/home, /root) hold the operator's credentials (~/.ssh, cloud CLIs, Nightshift's default data dir)."""
+
+
+class LocalSandboxConfig(BaseModel):
+    root_dir: Path
+    """Where sandboxes live: one directory per session."""
+    isolation: Literal["auto", "bwrap", "none"] = "auto"
+    """auto: bwrap when it is on PATH (a warning is logged when it is not). none: only the environment is isolated."""
+    hidden_paths: list[Path] = Field(default_factory=list)
+    """Host files and directories commands must not see (the control plane's data dir, its config file). bwrap only;
+    root_dir itself is always hidden, so sessions cannot read each other's workspaces."""
+    kill_after_output_bytes: int = Field(default=50_000_000, gt=0)
+    """A command that prints more than this in total is killed."""
+    network: bool = True
+    """Whether commands can reach the network. bwrap only: without it there is no network isolation."""
+
+
+@dataclass(frozen=True)
+class _SessionDirs:
+    root: Path
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "workspace"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def spec_file(self) -> Path:
+        return self.root / _SPEC_FILE
+
+
+@dataclass(frozen=True)
+class _View:
+    """Where the session's directories appear to the commands running in it."""
+
+    workdir: str
+    home: str
+    tmp: str
+
+
+_BWRAP_VIEW = _View(workdir="/workspace", home="/home/agent", tmp="/tmp")
+
+
+class LocalSandboxProvider:
+    def __init__(self, config: LocalSandboxConfig) -> None:
+        self._config = config
+        self._root = Path(os.path.realpath(config.root_dir))
+        self._bwrap = _find_bwrap(config.isolation)
+
+    async def create(self, spec: SandboxSpec) -> "LocalSandbox":
+        dirs = self._dirs(spec.session_id)
+        await asyncio.to_thread(_prepare_session, dirs, spec)
+        return LocalSandbox(spec, dirs, self._config, self._bwrap)
+
+    async def attach(self, session_id: str) -> "LocalSandbox | None":
+        dirs = self._dirs(session_id)
+        spec = await asyncio.to_thread(_load_spec, dirs, session_id)
+        return None if spec is None else LocalSandbox(spec, dirs, self._config, self._bwrap)
+
+    def _dirs(self, session_id: str) -> _SessionDirs:
+        # The id becomes a directory name: anything but a plain name could point elsewhere ("..", "/").
+        if not _SESSION_ID.fullmatch(session_id):
+            raise SandboxError(f"session id {session_id!r} is not usable as a directory name")
+        return _SessionDirs(self._root / session_id)
+
+
+class LocalSandbox:
+    def __init__(self, spec: SandboxSpec, dirs: _SessionDirs, config: LocalSandboxConfig, bwrap: str | None) -> None:
+        self.id = spec.session_id
+        self._spec = spec
+        self._dirs = dirs
+        self._config = config
+        self._bwrap = bwrap
+        self._view = _BWRAP_VIEW if bwrap else _View(str(dirs.workspace), str(dirs.home), str(dirs.tmp))
+        self.workdir = self._view.workdir
+        self._runs: set[CommandRun] = set()
+
+    async def exec(
+        self,
+        command: str,
+        *,
+        cwd: str | None = None,
+        timeout_s: float = 120,
+        output_limit_bytes: int = 64_000,
+        env: Mapping[str, str] | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> ExecResult:
+        self._check_alive()
+        sandbox_cwd, host_cwd = self._resolve_cwd(cwd)
+        command_env = self._command_env(env or {})
+        run = CommandRun(
+            self._argv(command, command_env, sandbox_cwd),
+            env=command_env,
+            cwd=host_cwd,
+            timeout_s=timeout_s,
+            output_limit_bytes=output_limit_bytes,
+            kill_after_output_bytes=self._config.kill_after_output_bytes,
+            on_output=on_output,
+        )
+        self._runs.add(run)
+        try:
+            return await run.execute()
+        finally:
+            self._runs.discard(run)
+
+    async def read_file(self, path: str, *, limit_bytes: int = 10_000_000) -> bytes:
+        self._check_alive()
+        return await asyncio.to_thread(_read_capped, self._host_path(path), path, limit_bytes)
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        self._check_alive()
+        await asyncio.to_thread(_write, self._host_path(path), path, data)
+
+    async def terminate(self) -> None:
+        runs = list(self._runs)
+        for run in runs:
+            run.kill()
+        for run in runs:
+            await run.wait_stopped()
+        await asyncio.to_thread(_remove_tree, self._dirs.root)
+
+    def _check_alive(self) -> None:
+        if not self._dirs.root.is_dir():
+            raise SandboxError(f"sandbox {self.id} is gone (terminated, or its directory was removed)")
+
+    def _command_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        # Built from scratch, never from os.environ: the control plane's environment holds its API keys.
+        env = {
+            "PATH": _DEFAULT_PATH,
+            "HOME": self._view.home,
+            "LANG": "C.UTF-8",
+            "TERM": "dumb",
+            "TMPDIR": self._view.tmp,
+            "GIT_TERMINAL_PROMPT": "0",
+            **self._spec.env,
+            **extra,
+        }
+        for name, value in env.items():
+            if not name or "=" in name or "\0" in name or "\0" in value:
+                raise SandboxError(f"invalid environment variable {name!r}")
+        return env
+
+    def _argv(self, command: str, env: Mapping[str, str], cwd: str) -> list[str]:
+        shell = ["bash", "-c", command]  # -c, not -lc: no login profile deciding what the command sees
+        if self._bwrap is None:
+            return shell
+        hidden = [*self._config.hidden_paths, self._dirs.root.parent]  # root_dir: the other sessions' sandboxes
+        return [*_bwrap_argv(self._bwrap, self._dirs, hidden, self._config.network, env, cwd), *shell]
+
+    def _resolve_cwd(self, cwd: str | None) -> tuple[str, Path]:
+        sandbox_cwd = posixpath.normpath(posixpath.join(self.workdir, cwd or "."))
+        host_cwd = self._host_path(sandbox_cwd)
+        if not host_cwd.is_dir():
+            raise SandboxError(f"cwd {cwd!r} is not a directory in the sandbox")
+        return sandbox_cwd, host_cwd
+
+    def _host_path(self, path: str) -> Path:
+        """The host path behind a sandbox path; refuses anything that is, or resolves to, outside the sandbox."""
+        absolute = posixpath.normpath(posixpath.join(self.workdir, path))
+        mounts = [
+            (self._view.workdir, self._dirs.workspace),
+            (self._view.home, self._dirs.home),
+            (self._view.tmp, self._dirs.tmp),
+        ]
+        for sandbox_dir, host_dir in mounts:
+            if absolute == sandbox_dir or absolute.startswith(sandbox_dir + "/"):
+                host = os.path.realpath(host_dir / posixpath.relpath(absolute, sandbox_dir))
+                # realpath follows symlinks: a link in the workspace to /etc/passwd (or to spec.json) ends up here.
+                if any(_is_within(host, os.path.realpath(d)) for _, d in mounts):
+                    return Path(host)
+                raise SandboxPathError(f"{path} resolves to a place outside the sandbox")
+        allowed = ", ".join(sandbox_dir for sandbox_dir, _ in mounts)
+        raise SandboxPathError(f"{path} is outside the sandbox (paths must be under {allowed})")
+
+
+def _find_bwrap(isolation: Literal["auto", "bwrap", "none"]) -> str | None:
+    if isolation == "none":
+        return None
+    found = shutil.which("bwrap")
+    if found is None and isolation == "bwrap":
+        raise ConfigError("sandbox isolation is 'bwrap' but bwrap is not installed (package: bubblewrap)")
+    if found is None:
+        log.warning("bwrap not found: sandbox commands run unisolated, with only a scrubbed environment")
+    return found
+
+
+def _bwrap_argv(
+    bwrap: str, dirs: _SessionDirs, hidden: Iterable[Path], network: bool, env: Mapping[str, str], cwd: str
+) -> list[str]:
+    """bwrap up to (not including) the command: the host read-only, hidden paths covered, the session's dirs
+    writable, and every namespace fresh (a new pid namespace keeps the control plane's /proc/*/environ out)."""
+    return [
+        bwrap,
+        *_host_root_binds(),
+        *("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/root"),
+        *_hiding_mounts(hidden),
+        # After the hiding mounts, so the session's dirs stay visible when they live under a hidden dir.
+        *("--bind", str(dirs.tmp), _BWRAP_VIEW.tmp),
+        *("--bind", str(dirs.home), _BWRAP_VIEW.home),
+        *("--bind", str(dirs.workspace), _BWRAP_VIEW.workdir),
+        *("--remount-ro", "/"),
+        "--unshare-all",
+        *(["--share-net"] if network else []),
+        *("--die-with-parent", "--new-session", "--clearenv"),
+        *[arg for name, value in env.items() for arg in ("--setenv", name, value)],
+        *("--chdir", cwd, "--"),
+    ]
+
+
+def _host_root_binds() -> list[str]:
+    # The host's top-level entries one by one rather than `--ro-bind / /`: a read-only / leaves no way to create
+    # the /workspace and /home/agent mount points.
+    args: list[str] = []
+    for name in sorted(os.listdir("/")):
+        if name in _NOT_FROM_HOST:
+            continue
+        host = "/" + name
+        if os.path.islink(host):
+            args += ["--symlink", os.readlink(host), host]
+        else:
+            args += ["--ro-bind", host, host]
+    return args
+
+
+def _hiding_mounts(paths: Iterable[Path]) -> list[str]:
+    args: list[str] = []
+    for path in _outermost(os.path.realpath(p) for p in paths):
+        if os.path.isdir(path):
+            args += ["--tmpfs", path, "--remount-ro", path]
+        elif os.path.lexists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    return args
+
+
+def _outermost(paths: Iterable[str]) -> list[str]:
+    # A path inside another hidden directory is hidden already, and its mount point could not be made in the
+    # read-only tmpfs covering that directory.
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if not any(_is_within(path, outer) for outer in kept):
+            kept.append(path)
+    return kept
+
+
+def _is_within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _prepare_session(dirs: _SessionDirs, spec: SandboxSpec) -> None:
+    # exist_ok throughout: creating an existing session's sandbox again reuses it.
+    dirs.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for directory in (dirs.workspace, dirs.home, dirs.tmp):
+        directory.mkdir(exist_ok=True)
+    fd = os.open(dirs.spec_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(spec.model_dump_json())
+
+
+def _load_spec(dirs: _SessionDirs, session_id: str) -> SandboxSpec | None:
+    if not dirs.root.is_dir():
+        return None
+    if not dirs.spec_file.is_file():
+        return SandboxSpec(session_id=session_id)
+    return SandboxSpec.model_validate_json(dirs.spec_file.read_text())
+
+
+def _read_capped(host: Path, shown: str, limit_bytes: int) -> bytes:
+    fd = _open(host, shown, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO must not hang us (refused below)
+    try:
+        _check_readable(os.fstat(fd), shown, limit_bytes)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit_bytes + 1)
+    if len(data) > limit_bytes:
+        raise SandboxError(f"{shown} grew past the {limit_bytes}-byte read limit while being read")
+    return data
+
+
+def _check_readable(st: os.stat_result, shown: str, limit_bytes: int) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise SandboxError(f"{shown} is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise SandboxError(f"{shown} is not a regular file")
+    if st.st_size > limit_bytes:
+        raise SandboxError(f"{shown} is {st.st_size} bytes, over the {limit_bytes}-byte read limit")
+
+
+def _write(host: Path, shown: str, data: bytes) -> None:
+    try:
+        host.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SandboxError(f"cannot create the directory for {shown}: {e.strerror}") from e
+    fd = _open(host, shown, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _open(host: Path, shown: str, flags: int) -> int:
+    try:
+        # O_NOFOLLOW: the path was resolved already; a symlink here now was swapped in since, by a command.
+        return os.open(host, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError as e:
+        raise SandboxError(f"no such file in the sandbox: {shown}") from e
+    except IsADirectoryError as e:
+        raise SandboxError(f"{shown} is a directory, not a file") from e
+    except OSError as e:
+        raise SandboxError(f"cannot open {shown}: {e.strerror}") from e
+
+
+def _remove_tree(root: Path) -> None:
+    if not root.exists():
+        return  # terminated before
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(root, onexc=_make_writable_and_retry)
+    else:
+        shutil.rmtree(root, onerror=_make_writable_and_retry)
+
+
+def _make_writable_and_retry(func: Callable[[str], object], path: str, _error: object) -> None:
+    # Tools leave read-only trees behind (Go's module cache under HOME): a non-root owner cannot delete entries
+    # of a read-only directory, or list an unreadable one, until it is made accessible again.
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+    func(path)

@@ -1,0 +1,424 @@
+"""The local sandbox provider, with real processes and (where installed) real bubblewrap."""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError, SandboxError, SandboxPathError
+from harness.sandboxes import SandboxSpec, _process, provider_class
+from harness.sandboxes.local import LocalSandbox, LocalSandboxConfig, LocalSandboxProvider
+
+SECRET = "s3cr3t-" + uuid.uuid4().hex
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap is not installed")
+ISOLATIONS = [pytest.param("bwrap", marks=needs_bwrap), "none"]
+
+
+def make_provider(tmp_path: Path, isolation: str, **config: object) -> LocalSandboxProvider:
+    return LocalSandboxProvider(
+        LocalSandboxConfig.model_validate({"root_dir": tmp_path / "sandboxes", "isolation": isolation, **config})
+    )
+
+
+@pytest.fixture(params=ISOLATIONS)
+def isolation(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path, isolation: str) -> AsyncIterator[LocalSandbox]:
+    sb = await make_provider(tmp_path, isolation).create(SandboxSpec(session_id="s1"))
+    yield sb
+    await sb.terminate()
+
+
+@pytest.fixture
+def host_dir() -> Iterator[Path]:
+    """A directory outside /tmp: bwrap gives commands their own /tmp, which alone would hide anything in tmp_path."""
+    if not Path("/var/tmp").is_dir():
+        pytest.skip("no /var/tmp on this host")
+    path = Path(tempfile.mkdtemp(prefix="nightshift-test-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path)
+
+
+def unique_sleep() -> str:
+    """A `sleep` duration no other process on the machine has in its command line."""
+    return f"100.{uuid.uuid4().int % 10**12:012d}"
+
+
+def processes_with(marker: str) -> list[tuple[int, bytes]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited while we were looking
+        if marker.encode() in cmdline:
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+async def sleeps_running(marker: str, count: int) -> None:
+    for _ in range(200):
+        if sum(cmdline.startswith(b"sleep\0") for _, cmdline in processes_with(marker)) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the {count} sleep processes never showed up")
+
+
+async def survivors(marker: str) -> list[bytes]:
+    """Processes still running with the marker after a moment's grace (killed ones, if any, so they don't linger)."""
+    for _ in range(40):
+        found = processes_with(marker)
+        if not found:
+            return []
+        await asyncio.sleep(0.05)
+    for pid, _ in found:
+        os.kill(pid, 9)
+    return [cmdline for _, cmdline in found]
+
+
+# --- running commands ---
+
+
+async def test_echo_exit_codes_and_merged_stderr(sandbox: LocalSandbox) -> None:
+    result = await sandbox.exec("echo out; echo err >&2; exit 7")
+    assert (result.exit_code, result.output, result.truncated, result.timed_out) == (7, "out\nerr\n", False, False)
+    assert result.output_bytes == 8
+    assert (await sandbox.exec("true")).exit_code == 0
+    assert (await sandbox.exec("kill -9 $$")).exit_code == 137
+
+
+async def test_cwd_relative_and_absolute(sandbox: LocalSandbox) -> None:
+    await sandbox.exec("mkdir -p sub/dir")
+    assert (await sandbox.exec("pwd")).output == f"{sandbox.workdir}\n"
+    assert (await sandbox.exec("pwd", cwd="sub/dir")).output == f"{sandbox.workdir}/sub/dir\n"
+    assert (await sandbox.exec("pwd", cwd=f"{sandbox.workdir}/sub")).output == f"{sandbox.workdir}/sub\n"
+    with pytest.raises(SandboxError, match="not a directory"):
+        await sandbox.exec("pwd", cwd="missing")
+    with pytest.raises(SandboxPathError):
+        await sandbox.exec("pwd", cwd="../..")
+
+
+async def test_env_is_built_from_scratch(
+    sandbox: LocalSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NIGHTSHIFT_TEST_SECRET", SECRET)
+    result = await sandbox.exec("env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'", env={"EXTRA": "yes"})
+    assert SECRET not in result.output
+    assert "NIGHTSHIFT_TEST_SECRET" not in result.output
+    assert "LANG=C.UTF-8" in result.output
+    assert "GIT_TERMINAL_PROMPT=0" in result.output
+    assert "EXTRA=yes" in result.output
+
+
+async def test_spec_env_and_call_env(tmp_path: Path, isolation: str) -> None:
+    sb = await make_provider(tmp_path, isolation).create(SandboxSpec(session_id="s1", env={"A": "1", "B": "x"}))
+    assert (await sb.exec('echo "$A-$B"', env={"B": "2"})).output == "1-2\n"
+    assert (await sb.exec('echo "$A-$B"')).output == "1-x\n"
+    with pytest.raises(SandboxError, match="invalid environment variable"):
+        await sb.exec("true", env={"A=B": "1"})
+
+
+async def test_other_processes_are_invisible(sandbox: LocalSandbox, isolation: str) -> None:
+    # A stand-in for the control plane: a host process whose environment holds a secret.
+    marker = unique_sleep()
+    sleep = shutil.which("sleep") or "sleep"
+    control_plane = subprocess.Popen([sleep, marker], env={"NIGHTSHIFT_TEST_SECRET": SECRET})
+    try:
+        result = await sandbox.exec("cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n'")
+    finally:
+        control_plane.kill()
+        control_plane.wait()
+    # bwrap's pid namespace hides the process (its user namespace would hide the environ on its own);
+    # seeing both without isolation shows the probe works.
+    assert (SECRET in result.output) == (isolation == "none")
+    assert (marker in result.output) == (isolation == "none")
+
+
+async def test_hidden_paths(host_dir: Path, isolation: str) -> None:
+    data = host_dir / "data"
+    (data / "keys").mkdir(parents=True)
+    (data / "keys" / "api-key").write_text(SECRET)
+    config_file = host_dir / "nightshift.toml"
+    config_file.write_text(f'api_token = "{SECRET}"\n')
+    provider = LocalSandboxProvider(
+        LocalSandboxConfig(root_dir=data / "sandboxes", isolation=isolation, hidden_paths=[data, config_file])
+    )
+    sb = await provider.create(SandboxSpec(session_id="s1"))
+    result = await sb.exec(
+        f"cat {config_file} {data}/keys/api-key; grep -r s3cr3t {data}; echo works > note.txt; cat note.txt"
+    )
+    # The sandbox lives under the hidden data dir and still works.
+    assert result.output.endswith("works\n")
+    assert (SECRET in result.output) == (isolation == "none")
+
+
+@needs_bwrap
+async def test_sessions_cannot_see_each_other(host_dir: Path) -> None:
+    provider = make_provider(host_dir, "bwrap")
+    first = await provider.create(SandboxSpec(session_id="first"))
+    second = await provider.create(SandboxSpec(session_id="second"))
+    await first.write_file("mine.txt", SECRET.encode())
+    result = await second.exec(f"cat {host_dir}/sandboxes/first/workspace/mine.txt; grep -r s3cr3t {host_dir}")
+    assert SECRET not in result.output
+    assert result.exit_code != 0
+
+
+@needs_bwrap
+async def test_bwrap_layout(tmp_path: Path) -> None:
+    (tmp_path / "host-file").write_text("host")
+    sb = await make_provider(tmp_path, "bwrap").create(SandboxSpec(session_id="s1"))
+    assert sb.workdir == "/workspace"
+    result = await sb.exec(
+        f'echo "$HOME $TMPDIR"; touch /tmp/mine; test -e {tmp_path}/host-file || echo no-host-tmp; '
+        "touch /usr/x 2>/dev/null || echo ro-usr; ls -A /root /home"
+    )
+    assert result.output == "/home/agent /tmp\nno-host-tmp\nro-usr\n/home:\nagent\n\n/root:\n"
+    assert (tmp_path / "sandboxes" / "s1" / "tmp" / "mine").exists()
+
+
+@needs_bwrap
+@pytest.mark.parametrize("network", [True, False])
+async def test_network_switch(tmp_path: Path, network: bool) -> None:
+    sb = await make_provider(tmp_path, "bwrap", network=network).create(SandboxSpec(session_id="s1"))
+    result = await sb.exec("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort")
+    host = sorted(line.split(":")[0].strip() for line in Path("/proc/net/dev").read_text().splitlines()[2:])
+    assert result.output.split() == (host if network else ["lo"])
+
+
+async def test_timeout_kills_the_whole_tree(sandbox: LocalSandbox) -> None:
+    marker = unique_sleep()
+    result = await sandbox.exec(f"echo started; sleep {marker} & sleep {marker}; wait", timeout_s=1)
+    assert result.timed_out
+    assert result.exit_code is None
+    assert result.output.startswith("started\n")
+    assert "killed after 1 s" in result.output
+    assert result.duration_ms < 10_000
+    assert await survivors(marker) == []
+
+
+async def test_background_processes_do_not_outlive_the_command(sandbox: LocalSandbox) -> None:
+    marker = unique_sleep()
+    result = await sandbox.exec(f"sleep {marker} & echo started", timeout_s=30)
+    assert (result.exit_code, result.output, result.timed_out) == (0, "started\n", False)
+    assert result.duration_ms < 10_000
+    assert await survivors(marker) == []
+
+
+async def test_a_process_escaping_the_group_does_not_hang_exec(
+    sandbox: LocalSandbox, isolation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_process, "_DRAIN_GRACE_S", 0.3)
+    marker = unique_sleep()
+    # setsid leaves the process group but keeps the output pipe open (the pause lets it get that far).
+    result = await sandbox.exec(f"setsid sleep {marker} & sleep 0.5; echo started", timeout_s=30)
+    assert result.exit_code == 0
+    assert result.duration_ms < 10_000
+    left = await survivors(marker)
+    if isolation == "none":
+        # Known limit without bwrap: such a process outlives the command; we only stop waiting for it.
+        assert result.output.startswith("started\n")
+        assert "kept the output open" in result.output
+        assert left
+    else:
+        # bwrap's pid namespace dies with the command, taking it along.
+        assert result.output == "started\n"
+        assert left == []
+
+
+async def test_cancellation_kills_the_process(sandbox: LocalSandbox) -> None:
+    marker = unique_sleep()
+    task = asyncio.create_task(sandbox.exec(f"sleep {marker} & sleep {marker}; wait", timeout_s=60))
+    await sleeps_running(marker, 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await survivors(marker) == []
+
+
+async def test_output_is_capped_head_and_tail(sandbox: LocalSandbox) -> None:
+    result = await sandbox.exec("yes | head -c 5000000", output_limit_bytes=64_000)
+    assert result.exit_code == 0
+    assert result.truncated
+    assert result.output_bytes == 5_000_000
+    marker = "\n[... 4936000 bytes cut: output exceeded the 64000-byte limit ...]\n"
+    assert result.output == "y\n" * 16_000 + marker + "y\n" * 16_000
+
+
+async def test_endless_output_is_killed(tmp_path: Path, isolation: str) -> None:
+    sb = await make_provider(tmp_path, isolation, kill_after_output_bytes=1_000_000).create(
+        SandboxSpec(session_id="s1")
+    )
+    result = await sb.exec("yes", timeout_s=60, output_limit_bytes=1000)
+    assert result.exit_code is None
+    assert not result.timed_out
+    assert result.truncated
+    assert 1_000_000 < result.output_bytes < 3_000_000
+    assert result.output.endswith("y\n\n[killed: the command printed more than 1000000 bytes]\n")
+    assert result.duration_ms < 30_000
+
+
+async def test_on_output_streams_chunks(sandbox: LocalSandbox) -> None:
+    chunks: list[str] = []
+
+    async def collect(text: str) -> None:
+        chunks.append(text)
+
+    # é split across two writes: the stream must not mangle it.
+    command = "echo one; sleep 0.3; printf 'two \\303'; sleep 0.3; printf '\\251\\n'"
+    result = await sandbox.exec(command, on_output=collect)
+    assert result.output == "one\ntwo é\n"
+    assert "".join(chunks) == result.output
+    assert len(chunks) >= 2  # arrived as printed, not all at the end
+
+
+async def test_failing_on_output_stops_the_command(sandbox: LocalSandbox) -> None:
+    marker = unique_sleep()
+
+    async def explode(text: str) -> None:
+        raise RuntimeError("listener broke")
+
+    with pytest.raises(RuntimeError, match="listener broke"):
+        await sandbox.exec(f"echo hi; sleep {marker}", on_output=explode, timeout_s=60)
+    assert await survivors(marker) == []
+
+
+# --- files ---
+
+
+async def test_file_roundtrip(sandbox: LocalSandbox) -> None:
+    await sandbox.write_file("src/pkg/a.txt", b"hello\n")
+    assert await sandbox.read_file("src/pkg/a.txt") == b"hello\n"
+    assert await sandbox.read_file(f"{sandbox.workdir}/src/pkg/a.txt") == b"hello\n"
+    assert (await sandbox.exec("cat src/pkg/a.txt")).output == "hello\n"
+    await sandbox.exec("printf changed > src/pkg/a.txt")
+    assert await sandbox.read_file("src/pkg/a.txt") == b"changed"
+
+
+async def test_home_and_tmp_are_reachable(sandbox: LocalSandbox) -> None:
+    home, tmp = (await sandbox.exec('printf "%s %s" "$HOME" "$TMPDIR"')).output.split()
+    await sandbox.write_file(f"{home}/.config/tool.toml", b"x = 1\n")
+    await sandbox.exec(f"echo scratch > {tmp}/t")
+    assert (await sandbox.exec("cat ~/.config/tool.toml")).output == "x = 1\n"
+    assert await sandbox.read_file(f"{tmp}/t") == b"scratch\n"
+
+
+async def test_binary_file(sandbox: LocalSandbox) -> None:
+    data = bytes(range(256)) * 100
+    await sandbox.write_file("blob.bin", data)
+    assert await sandbox.read_file("blob.bin") == data
+    assert (await sandbox.exec("wc -c < blob.bin")).output.strip() == "25600"
+
+
+async def test_symlink_escapes_are_refused(sandbox: LocalSandbox) -> None:
+    before = Path("/etc/passwd").read_bytes()
+    await sandbox.exec("ln -s /etc/passwd passwd; ln -s / hostroot; ln -s ../spec.json spec")
+    for path in ("passwd", "hostroot/etc/passwd", "spec"):
+        with pytest.raises(SandboxPathError):
+            await sandbox.read_file(path)
+    with pytest.raises(SandboxPathError):
+        await sandbox.write_file("passwd", b"pwned")
+    assert Path("/etc/passwd").read_bytes() == before
+
+
+async def test_paths_outside_are_refused(sandbox: LocalSandbox) -> None:
+    for path in ("../../../etc/passwd", "/etc/passwd", "../spec.json", f"{sandbox.workdir}/../spec.json"):
+        with pytest.raises(SandboxPathError):
+            await sandbox.read_file(path)
+    with pytest.raises(SandboxPathError):
+        await sandbox.write_file("../escaped.txt", b"x")
+
+
+async def test_read_errors(sandbox: LocalSandbox) -> None:
+    with pytest.raises(SandboxError, match="no such file"):
+        await sandbox.read_file("missing.txt")
+    await sandbox.exec("mkdir adir; mkfifo fifo")
+    with pytest.raises(SandboxError, match="is a directory"):
+        await sandbox.read_file("adir")
+    with pytest.raises(SandboxError, match="not a regular file"):
+        await sandbox.read_file("fifo")
+    with pytest.raises(SandboxError, match="is a directory"):
+        await sandbox.write_file("adir", b"x")
+
+
+async def test_read_size_limit(sandbox: LocalSandbox) -> None:
+    await sandbox.write_file("big.txt", b"x" * 1000)
+    with pytest.raises(SandboxError, match="1000 bytes, over the 999-byte"):
+        await sandbox.read_file("big.txt", limit_bytes=999)
+    assert len(await sandbox.read_file("big.txt", limit_bytes=1000)) == 1000
+
+
+# --- provider and lifecycle ---
+
+
+async def test_none_isolation_uses_host_paths(tmp_path: Path) -> None:
+    sb = await make_provider(tmp_path, "none").create(SandboxSpec(session_id="s1"))
+    host_workspace = os.path.realpath(tmp_path / "sandboxes" / "s1" / "workspace")
+    assert sb.workdir == host_workspace
+    assert (await sb.exec("pwd")).output == f"{host_workspace}\n"
+
+
+async def test_attach(tmp_path: Path, isolation: str) -> None:
+    provider = make_provider(tmp_path, isolation)
+    assert await provider.attach("unknown") is None
+    created = await provider.create(SandboxSpec(session_id="s1", env={"TOKEN": "scoped"}))
+    await created.write_file("kept.txt", b"kept")
+    # A restarted worker has only the session id.
+    attached = await make_provider(tmp_path, isolation).attach("s1")
+    assert attached is not None
+    assert (attached.id, attached.workdir) == ("s1", created.workdir)
+    assert await attached.read_file("kept.txt") == b"kept"
+    assert (await attached.exec("echo $TOKEN")).output == "scoped\n"
+
+
+async def test_create_again_reuses_the_sandbox(tmp_path: Path, isolation: str) -> None:
+    provider = make_provider(tmp_path, isolation)
+    await (await provider.create(SandboxSpec(session_id="s1"))).write_file("kept.txt", b"kept")
+    again = await provider.create(SandboxSpec(session_id="s1"))
+    assert await again.read_file("kept.txt") == b"kept"
+
+
+async def test_terminate(tmp_path: Path, isolation: str) -> None:
+    provider = make_provider(tmp_path, isolation)
+    sb = await provider.create(SandboxSpec(session_id="s1"))
+    await sb.exec("mkdir -p ro/inner && touch ro/inner/f && chmod -R a-w ro")
+    marker = unique_sleep()
+    running = asyncio.create_task(sb.exec(f"sleep {marker}", timeout_s=60))
+    await sleeps_running(marker, 1)
+    await sb.terminate()
+    result = await running
+    assert result.exit_code is None
+    assert "sandbox was terminated" in result.output
+    assert await survivors(marker) == []
+    assert not (tmp_path / "sandboxes" / "s1").exists()
+    assert await provider.attach("s1") is None
+    with pytest.raises(SandboxError, match="gone"):
+        await sb.exec("true")
+    await sb.terminate()  # a second time is harmless
+
+
+async def test_bad_session_ids_are_refused(tmp_path: Path) -> None:
+    provider = make_provider(tmp_path, "none")
+    for session_id in ("../escape", "a/b", "", ".hidden"):
+        with pytest.raises(SandboxError, match="session id"):
+            await provider.create(SandboxSpec(session_id=session_id))
+
+
+def test_bwrap_required_but_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="bwrap"):
+        make_provider(tmp_path, "bwrap")
+
+
+def test_registry_finds_the_provider() -> None:
+    assert provider_class("local") is LocalSandboxProvider
