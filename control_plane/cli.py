@@ -4,7 +4,9 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -16,6 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from control_plane.config import Settings
+from control_plane.demo import demo_request, demo_settings, make_repo
+from control_plane.demo import script as demo_script
 from control_plane.models import NewSession, Session
 from control_plane.render import line
 from control_plane.runtime import Runtime
@@ -23,10 +27,11 @@ from control_plane.sessions import create_session
 from harness.errors import NightshiftError
 from harness.events import TERMINAL_STATUSES
 from harness.model import Model
+from harness.testing.anthropic_standin import AnthropicStandIn
 
 T = TypeVar("T")
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _settings(config: Path | None) -> Settings:
@@ -124,6 +129,29 @@ def _report(s: Session) -> None:
         console.print(f"summary   {escape(s.summary)}")
     if s.error and s.error != s.summary:
         err.print(f"[red]error[/red]     {escape(s.error)}")
+
+
+@main.command()
+@config_option
+def demo(config: Path | None) -> None:
+    """One real session (Redis, sandbox, git push) driven by a SCRIPTED model, on a throwaway repo. No API key."""
+    err.print(
+        "[bold yellow]scripted demo:[/bold yellow] the 'model' below replays a fixed script; it is not a real "
+        "model. Everything else — Redis, the sandbox, git, the push — is the real thing.\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="nightshift-demo-") as tmp, AnthropicStandIn(demo_script()) as standin:
+        repo = make_repo(Path(tmp))
+        req = demo_request(repo, os.environ.get("USER", "cli"))
+        session = _run(_foreground(demo_settings(_settings(config), standin.base_url), req, None))
+        if session.pushed_commit:
+            shown = subprocess.run(
+                ["git", "--git-dir", str(repo), "show", f"{session.branch}:calc.py"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            console.print(f"\ncalc.py on {session.branch}:\n{escape(shown.stdout)}")
+    sys.exit(0 if session.status == "finished" else 1)
 
 
 @main.command()

@@ -164,3 +164,11 @@ def read_stream(client: httpx.Client, sid: str, headers: dict[str, str]) -> list
                     return events
             fields = {}
     return events
+
+
+def test_demo_runs_a_real_session_with_a_labelled_script(tmp_path: Path) -> None:
+    done = nightshift("demo", env=env_for(tmp_path))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "scripted demo" in done.stderr and "not a real model" in done.stderr
+    assert "status    finished" in done.stdout
+    assert "return a + b" in done.stdout.split("calc.py on")[1]
