@@ -54,6 +54,8 @@ class Settings(BaseModel):
     """A worker silent this long is presumed dead and its sessions are taken over."""
     host: str = "127.0.0.1"
     port: int = 8000
+    config_file: Path | None = None
+    """The TOML file these settings came from, if any; hidden from sandboxes, since it may hold secrets."""
 
     @classmethod
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> "Settings":
@@ -61,6 +63,7 @@ class Settings(BaseModel):
         path = config_file or _config_path(environ, values)
         if path is not None:
             values.update(_read_toml(path))
+            values["config_file"] = path
         values.update(_from_env(environ))
         try:
             return cls.model_validate(values)

@@ -66,7 +66,7 @@ class Runtime:
     def worker(self, model: Model, *, concurrency: int | None = None) -> Worker:
         s = self.settings
         name = worker_name()
-        hidden = [s.data_dir, Path.home()]
+        hidden = [s.data_dir, Path.home(), *([s.config_file] if s.config_file else [])]
         provider = LocalSandboxProvider(LocalSandboxConfig(root_dir=s.data_dir / "sandboxes", hidden_paths=hidden))
         deps = RunnerDeps(
             store=self.store,

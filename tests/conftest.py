@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from spine import settings_for
+
+from control_plane.runtime import Runtime
+from harness.testing.anthropic_standin import AnthropicStandIn
 
 
 def free_port() -> int:
@@ -86,3 +90,17 @@ def remote(tmp_path: Path) -> Path:
     sh("git", "commit", "-q", "-m", "initial", cwd=src)
     sh("git", "clone", "-q", "--bare", str(src), str(bare))
     return bare
+
+
+@pytest.fixture
+def standin() -> Iterator[AnthropicStandIn]:
+    """The scripted Anthropic stand-in; tests register a Script per session (routed by a marker)."""
+    with AnthropicStandIn() as s:
+        yield s
+
+
+@pytest.fixture
+async def rt(tmp_path: Path, redis_url: str, standin: AnthropicStandIn, redis: Redis) -> AsyncIterator[Runtime]:
+    """A control plane on the test Redis (flushed), talking to the stand-in."""
+    async with Runtime.open(settings_for(tmp_path, redis_url, standin.base_url)) as runtime:
+        yield runtime

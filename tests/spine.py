@@ -3,6 +3,8 @@ run one session to its end with an in-process worker."""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -11,6 +13,7 @@ from control_plane.config import Settings
 from control_plane.models import NewSession, Session
 from control_plane.runtime import Runtime
 from control_plane.sessions import create_session
+from control_plane.worker import Worker
 from harness.events import TERMINAL_STATUSES
 
 SECRET = "sk-ant-test-" + "9f3c1e7a5b" * 3
@@ -55,13 +58,20 @@ async def start(rt: Runtime, repo: Path | str, prompt: str, base: str | None = N
     return await create_session(rt.store, req, max_prompt_bytes=rt.settings.max_prompt_bytes)
 
 
-async def run_to_end(rt: Runtime, repo: Path | str, prompt: str, timeout_s: float = 60) -> Session:
-    """Create a session and run a worker until the session has ended."""
-    session = await start(rt, repo, prompt)
-    worker = rt.worker(rt.model(), concurrency=2)
+@asynccontextmanager
+async def worker_running(rt: Runtime, concurrency: int = 2) -> AsyncIterator[Worker]:
+    """An in-process worker for the duration of the block, stopped gracefully after it."""
+    worker = rt.worker(rt.model(), concurrency=concurrency)
     task = asyncio.create_task(worker.run())
     try:
-        return await wait_status(rt, session.id, set(TERMINAL_STATUSES), timeout_s)
+        yield worker
     finally:
         worker.stop()
         await task
+
+
+async def run_to_end(rt: Runtime, repo: Path | str, prompt: str, timeout_s: float = 60) -> Session:
+    """Create a session and run a worker until the session has ended."""
+    session = await start(rt, repo, prompt)
+    async with worker_running(rt):
+        return await wait_status(rt, session.id, set(TERMINAL_STATUSES), timeout_s)

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,12 +15,6 @@ from spine import SECRET, marker
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
 
 CLI = str(Path(sys.executable).parent / "nightshift")
-
-
-@pytest.fixture
-def standin() -> Iterator[AnthropicStandIn]:
-    with AnthropicStandIn() as s:
-        yield s
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -6,28 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-from spine import SECRET, marker, settings_for, start, wait_event, wait_status
+from spine import SECRET, marker, start, wait_event, wait_status, worker_running
 
 from control_plane.runtime import Runtime
 from harness.events import ModelTurnEvent, RunStarted, ToolStarted, UserMessage
 from harness.testing.anthropic_standin import AnthropicStandIn, RecordedRequest, Reply, Script, tool_use
 from harness.transcript import INTERRUPTED
-
-
-@pytest.fixture
-def standin() -> Iterator[AnthropicStandIn]:
-    with AnthropicStandIn() as s:
-        yield s
-
-
-@pytest.fixture
-async def rt(tmp_path: Path, redis_url: str, standin: AnthropicStandIn, redis: object) -> AsyncIterator[Runtime]:
-    async with Runtime.open(settings_for(tmp_path, redis_url, standin.base_url)) as runtime:
-        yield runtime
 
 
 def spawn_worker(rt: Runtime, standin: AnthropicStandIn) -> subprocess.Popen[bytes]:
@@ -48,13 +34,8 @@ def spawn_worker(rt: Runtime, standin: AnthropicStandIn) -> subprocess.Popen[byt
 
 
 async def resume_elsewhere(rt: Runtime, session_id: str) -> None:
-    worker = rt.worker(rt.model())
-    task = asyncio.create_task(worker.run())
-    try:
+    async with worker_running(rt):
         await wait_status(rt, session_id, {"finished", "failed"}, timeout_s=60)
-    finally:
-        worker.stop()
-        await task
 
 
 async def test_kill_during_a_tool_call(rt: Runtime, standin: AnthropicStandIn, remote: Path) -> None:

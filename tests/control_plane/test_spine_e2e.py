@@ -2,15 +2,14 @@
 the real local sandbox. The stand-in replays scripted turns; it is not a model."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import sh
-from spine import SECRET, marker, run_to_end, settings_for, start, wait_event, wait_status
+from spine import SECRET, marker, run_to_end, settings_for, start, wait_event, wait_status, worker_running
 
 from control_plane.runtime import Runtime
-from harness.events import BranchPushed, ModelRetry, RunStarted, ToolResult
+from harness.events import BranchPushed, ModelRetry, RunStarted, ToolResult, UserMessage
 from harness.testing.anthropic_standin import (
     AnthropicStandIn,
     ApiError,
@@ -20,18 +19,6 @@ from harness.testing.anthropic_standin import (
     Script,
     tool_use,
 )
-
-
-@pytest.fixture
-def standin() -> Iterator[AnthropicStandIn]:
-    with AnthropicStandIn() as s:
-        yield s
-
-
-@pytest.fixture
-async def rt(tmp_path: Path, redis_url: str, standin: AnthropicStandIn, redis: object) -> AsyncIterator[Runtime]:
-    async with Runtime.open(settings_for(tmp_path, redis_url, standin.base_url)) as runtime:
-        yield runtime
 
 
 def show(remote: Path, ref: str) -> str:
@@ -93,17 +80,10 @@ async def test_follow_up_while_running_reaches_the_next_step(
 
     standin.register(Script([Reply(tool_use("shell", {"command": "sleep 1"}, id="toolu_sleep")), second], key=tag))
     session = await start(rt, remote, f"{tag} wait a bit")
-    worker = rt.worker(rt.model())
-    task = asyncio.create_task(worker.run())
-    try:
+    async with worker_running(rt):
         await wait_event(rt, session.id, "tool_started")
-        await rt.store.post_message(
-            session.id, __import__("harness.events").events.UserMessage(text="also docs", author="bo")
-        )
+        await rt.store.post_message(session.id, UserMessage(text="also docs", author="bo"))
         final = await wait_status(rt, session.id, {"finished", "failed"})
-    finally:
-        worker.stop()
-        await task
     assert final.status == "finished"
     assert seen == [("toolu_sleep", "[bo]: also docs")]  # after the tool result, in the same user message
 
@@ -125,22 +105,15 @@ async def test_message_to_finished_session_starts_a_new_run_with_history(
     ]
     standin.register(Script(steps, key=tag))
     session = await start(rt, remote, f"{tag} write notes")
-    worker = rt.worker(rt.model())
-    task = asyncio.create_task(worker.run())
-    try:
+    async with worker_running(rt):
         await wait_status(rt, session.id, {"finished"})
-        from harness.events import UserMessage
-
         _, reopened = await rt.store.post_message(session.id, UserMessage(text="change it", author="bo"))
         assert reopened
-        await wait_event(rt, session.id, "write_file" if False else "run_finished")
-        final = await wait_status(rt, session.id, {"finished"})
-        while final.run != 2 or final.summary != "two":
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(30):
             final = await rt.store.get(session.id)
-    finally:
-        worker.stop()
-        await task
+            while (final.status, final.run, final.summary) != ("finished", 2, "two"):
+                await asyncio.sleep(0.05)
+                final = await rt.store.get(session.id)
     assert history == [5]  # prompt, write, result, finish, result + new message: the whole history
     assert show(remote, f"{session.branch}:NOTES.md") == "more\n"
     runs = [e.event for e in await rt.store.events(session.id) if isinstance(e.event, RunStarted)]
@@ -223,16 +196,11 @@ async def test_cancel_stops_the_run_and_keeps_the_work(rt: Runtime, standin: Ant
     ]
     standin.register(Script(steps, key=tag))
     session = await start(rt, remote, f"{tag} long job")
-    worker = rt.worker(rt.model())
-    task = asyncio.create_task(worker.run())
-    try:
+    async with worker_running(rt):
         await wait_event(rt, session.id, "tool_started")
         while [e.event.kind for e in await rt.store.events(session.id)].count("tool_started") < 2:
             await asyncio.sleep(0.05)
         assert await rt.store.request_cancel(session.id) == "requested"
         final = await wait_status(rt, session.id, {"cancelled", "failed", "finished"}, timeout_s=30)
-    finally:
-        worker.stop()
-        await task
     assert final.status == "cancelled"
     assert show(remote, f"{session.branch}:partial.txt") == "half\n"

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from control_plane.config import Settings
+from harness.errors import ConfigError
+
+
+def test_environment_overrides_the_file_and_aliases_work(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('model = "from-file"\nmax_steps = 7\nworker_concurrency = 3\n')
+    env = {
+        "NIGHTSHIFT_DATA_DIR": str(tmp_path),
+        "NIGHTSHIFT_MAX_STEPS": "9",
+        "REDIS_URL": "redis://h:1/0",
+        "ANTHROPIC_API_KEY": "sk-ant-123456789",
+    }
+    s = Settings.load(env)
+    assert (s.model, s.max_steps, s.worker_concurrency, s.redis_url) == ("from-file", 9, 3, "redis://h:1/0")
+    assert s.config_file == tmp_path / "config.toml"
+    assert s.secrets() == ["sk-ant-123456789"]
+    assert s.budget().max_steps == 9
+
+
+def test_defaults_without_anything(tmp_path: Path) -> None:
+    s = Settings.load({"HOME": str(tmp_path)})
+    assert s.data_dir == tmp_path / ".local" / "share" / "nightshift"
+    assert (s.redis_url, s.config_file, s.sandbox) == (None, None, "local")
+
+
+@pytest.mark.parametrize(
+    ("env", "toml", "says"),
+    [
+        ({"NIGHTSHIFT_MAX_STEPS": "many"}, None, "max_steps"),
+        ({}, "colour = 'blue'\n", "unknown settings in"),
+        ({}, "model = \n", "cannot read config file"),
+        ({"NIGHTSHIFT_CONFIG": "/no/such.toml"}, None, "which is not a file"),
+    ],
+)
+def test_bad_configuration_is_a_clear_error(tmp_path: Path, env: dict[str, str], toml: str | None, says: str) -> None:
+    if toml is not None:
+        (tmp_path / "config.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=says):
+        Settings.load({"NIGHTSHIFT_DATA_DIR": str(tmp_path), **env})
+
+
+def test_missing_api_key_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY is not set"):
+        Settings.load({"NIGHTSHIFT_DATA_DIR": str(tmp_path)}).anthropic()
