@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Nightshift into ./.venv, with the system tools it needs (git, redis-server, bubblewrap).
+# Installs Nightshift into ./.venv, with the system tools it needs (git, redis-server, bubblewrap, chromium).
 # Safe to run again. Usage: ./install.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +10,7 @@ need_system=()
 command -v git >/dev/null || need_system+=(git)
 command -v redis-server >/dev/null || need_system+=(redis-server)
 command -v bwrap >/dev/null || need_system+=(bubblewrap)
+command -v chromium >/dev/null || need_system+=(chromium)  # Playwright drives it: web UI tests, the screenshot tool
 if [ ${#need_system[@]} -gt 0 ]; then
   say "installing system packages: ${need_system[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

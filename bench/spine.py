@@ -28,7 +28,7 @@ from harness.messages import Message, TextBlock
 from harness.sandboxes import SandboxSpec
 from harness.sandboxes.local import LocalSandboxConfig, LocalSandboxProvider
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
-from harness.tools import tool_specs
+from harness.tools import TOOLS
 
 
 async def bare_subprocess_ms(n: int) -> float:
@@ -56,7 +56,7 @@ async def model_call_ms(rt: Runtime, n: int) -> float:
     messages = [Message(role="user", content=[TextBlock(text="[bench:model] hi")])]
     started = time.perf_counter()
     for _ in range(n):
-        await model.complete("system", messages, tool_specs())
+        await model.complete("system", messages, [t.spec() for t in TOOLS.values()])
     return (time.perf_counter() - started) * 1000 / n
 
 

@@ -1,7 +1,8 @@
 """The HTTP API: JSON over FastAPI, bearer-token auth, live events over SSE."""
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
@@ -11,9 +12,13 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from control_plane.api_agent import router as agent_router
 from control_plane.errors import BadRequest, Conflict, NotFound
+from control_plane.git import GitCredentials
 from control_plane.models import NewMessage, NewSession, Session
+from control_plane.pull_requests import PullRequestStore
 from control_plane.sessions import create_session, post_message
+from control_plane.stats import PrStats, summarize
 from control_plane.store import SessionStore
 from harness.errors import NightshiftError
 from harness.events import TERMINAL_STATUSES, LoggedEvent
@@ -27,6 +32,9 @@ class ApiConfig(BaseModel):
     public_url: str = "http://127.0.0.1:8000"
     stream_block_ms: int = 15_000
     """How long an SSE read waits for news before a keep-alive comment."""
+    artifacts_dir: Path | None = None
+    """Where sessions' artifacts (screenshots, full tool outputs) are kept: <data_dir>/artifacts."""
+    max_repo_notes: int = 50
 
 
 class Created(BaseModel):
@@ -74,8 +82,9 @@ EventId = Annotated[str | None, Query(pattern=r"^\d+-\d+$")]
 
 
 @router.post("/sessions", status_code=201)
-async def new_session(req: NewSession, store: Store, config: Config) -> Created:
-    s = await create_session(store, req, max_prompt_bytes=config.max_prompt_bytes)
+async def new_session(req: NewSession, store: Store, config: Config, request: Request) -> Created:
+    credentials: GitCredentials | None = request.app.state.credentials
+    s = await create_session(store, req, max_prompt_bytes=config.max_prompt_bytes, credentials=credentials)
     return Created(id=s.id, status=s.status, branch=s.branch, url=f"{config.public_url}/api/sessions/{s.id}")
 
 
@@ -132,19 +141,36 @@ async def cancel(session_id: str, store: Store) -> CancelAccepted:
     return CancelAccepted(result=await store.request_cancel(session_id))
 
 
+@router.get("/stats")
+async def stats(request: Request, since: Annotated[float | None, Query(description="Unix time")] = None) -> PrStats:
+    """Pull requests Nightshift opened: merged, closed, time to merge, comments; by repo, source and person."""
+    prs: PullRequestStore = request.app.state.prs
+    return summarize(await prs.all(since=since), since=since)
+
+
 async def _errors(request: Request, exc: Exception) -> JSONResponse:
     status = {NotFound: 404, Conflict: 409, BadRequest: 400}
     code = next((c for t, c in status.items() if isinstance(exc, t)), 500)
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
-def create_app(redis: Redis, store: SessionStore, config: ApiConfig) -> FastAPI:
+def create_app(
+    redis: Redis,
+    store: SessionStore,
+    config: ApiConfig,
+    *,
+    routers: Sequence[APIRouter] = (),
+    credentials: GitCredentials | None = None,
+) -> FastAPI:
+    """`routers` come from integrations (the GitHub webhook), picked by the composition root; `credentials` let
+    the repository check reach private repositories."""
     app = FastAPI(
         title="Nightshift",
         description="Background coding agents: sessions, their event logs, follow-ups.",
         max_body_size=config.max_prompt_bytes + 64_000,
     )
     app.state.store, app.state.config = store, config
+    app.state.prs, app.state.credentials = PullRequestStore(redis), credentials
     app.add_exception_handler(NightshiftError, _errors)
 
     @app.get("/healthz")
@@ -152,4 +178,7 @@ def create_app(redis: Redis, store: SessionStore, config: ApiConfig) -> FastAPI:
         return Health(ok=True, redis=bool(await redis.ping()))
 
     app.include_router(router)
+    app.include_router(agent_router, dependencies=[Depends(_authorized)])
+    for extra in routers:
+        app.include_router(extra)
     return app

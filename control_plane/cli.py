@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Coroutine, Iterator
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import click
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,13 +22,23 @@ from rich.table import Table
 from control_plane.config import Settings
 from control_plane.demo import demo_request, demo_settings, make_repo
 from control_plane.demo import script as demo_script
+from control_plane.git import Mirrors, normalize_repo
 from control_plane.models import NewSession, Session
+from control_plane.notes import NoteStore
+from control_plane.pull_requests import PullRequestStore
 from control_plane.render import line
+from control_plane.repo_knowledge import knowledge_at
 from control_plane.runtime import Runtime
+from control_plane.sandbox_cli import sandbox
 from control_plane.sessions import create_session
+from control_plane.stats import PrTotals, summarize
 from harness.errors import NightshiftError
 from harness.events import TERMINAL_STATUSES
+from harness.memory import RepoNote
 from harness.model import Model
+from harness.prompt import Capabilities, system_prompt
+from harness.screenshot import ChromiumConfig, chromium_available
+from harness.skills import KnowledgeLimits
 from harness.testing.anthropic_standin import AnthropicStandIn
 
 T = TypeVar("T")
@@ -61,17 +73,18 @@ def main() -> None:
 @click.option("--repo", required=True, help="Git URL or local path; the work is pushed back there.")
 @click.option("--base", default=None, help="Branch, tag or commit to start from (default: the default branch).")
 @click.option("--as", "requested_by", default=lambda: os.environ.get("USER", "cli"), help="Who is asking.")
+@click.option("--model", default=None, help="anthropic:NAME or openai:NAME (default: the repo's, else the default).")
 @config_option
 @click.argument("prompt")
-def run(repo: str, base: str | None, requested_by: str, config: Path | None, prompt: str) -> None:
+def run(repo: str, base: str | None, requested_by: str, model: str | None, config: Path | None, prompt: str) -> None:
     """Run one session in the foreground and print its progress. PROMPT may be - to read stdin."""
     text = sys.stdin.read() if prompt == "-" else prompt
     settings = _settings(config)
-    session = _run(
-        _foreground(
-            settings, NewSession(repo=repo, base=base, prompt=text, requested_by=requested_by, source="cli"), None
-        )
-    )
+    try:
+        req = NewSession(repo=repo, base=base, prompt=text, requested_by=requested_by, source="cli", model=model)
+    except ValidationError as e:
+        raise click.BadParameter(str(e.errors()[0]["msg"])) from e
+    session = _run(_foreground(settings, req, None))
     sys.exit(0 if session.status == "finished" else 1)
 
 
@@ -80,8 +93,10 @@ async def _foreground(settings: Settings, req: NewSession, model: Model | None) 
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # like Ctrl-C
     async with Runtime.open(settings) as rt:
-        chosen = model or rt.model()
-        session = await create_session(rt.store, req, max_prompt_bytes=settings.max_prompt_bytes)
+        chosen = model or (rt.model_for(req.model) if req.model else rt.model())
+        session = await create_session(
+            rt.store, req, max_prompt_bytes=settings.max_prompt_bytes, credentials=rt.git_credentials()
+        )
         console.print(f"session [bold]{session.id}[/bold] · {escape(session.title)}")
         worker = rt.worker(chosen, concurrency=1)
         work = asyncio.create_task(worker.run())
@@ -170,7 +185,8 @@ async def _serve(settings: Settings, host: str | None, port: int | None, concurr
         token_hint = "NIGHTSHIFT_API_TOKEN" if settings.api_token else f"the token in {settings.data_dir / 'api-token'}"
         app = rt.api()
         server = _Server(uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_level="info"))
-        err.print(f"API on http://{server.config.host}:{server.config.port} (docs at /docs); auth: {token_hint}")
+        url = f"http://{server.config.host}:{server.config.port}"
+        err.print(f"web UI on {url}/ and API on {url}/api (docs at /docs); auth: {token_hint}")
         work = asyncio.create_task(worker.run())
         try:
             await server.serve()
@@ -223,10 +239,49 @@ async def _sessions(settings: Settings, limit: int) -> None:
     async with Runtime.open(settings) as rt:
         table = Table("id", "status", "source", "by", "repo", "title", "cost", box=None)
         for s in await rt.store.recent(limit=limit):
+            shown_id = f"↳ {s.id}" if s.parent_id else s.id  # a sub-session
             table.add_row(
-                s.id, s.status, s.source, s.requested_by, s.repo[-40:], escape(s.title[:50]), f"${s.cost_usd:.2f}"
+                shown_id, s.status, s.source, s.requested_by, s.repo[-40:], escape(s.title[:50]), f"${s.cost_usd:.2f}"
             )
         console.print(table)
+
+
+@main.command()
+@click.option("--days", type=float, default=None, help="Only pull requests opened in the last DAYS days.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (as GET /api/stats does).")
+@config_option
+def stats(days: float | None, as_json: bool, config: Path | None) -> None:
+    """Pull requests Nightshift opened: merged, closed, time to merge, comments; by repo, source and person."""
+    _run(_stats(_settings(config), days, as_json))
+
+
+async def _stats(settings: Settings, days: float | None, as_json: bool) -> None:
+    async with Runtime.open(settings) as rt:
+        since = time.time() - days * 86400 if days is not None else None
+        figures = summarize(await PullRequestStore(rt.redis).all(since=since), since=since)
+    if as_json:
+        console.print_json(figures.model_dump_json())
+        return
+    console.print(_stats_table("all", {"total": figures.total}))
+    for title, groups in (("repo", figures.by_repo), ("source", figures.by_source), ("person", figures.by_person)):
+        if groups:
+            console.print(_stats_table(title, groups))
+
+
+def _stats_table(title: str, groups: dict[str, PrTotals]) -> Table:
+    table = Table(f"by {title}", "opened", "merged", "closed", "open", "median to merge", "comments/PR", box=None)
+    for name, t in groups.items():
+        to_merge = _duration(t.median_time_to_merge_s)
+        table.add_row(escape(name), *map(str, (t.opened, t.merged, t.closed, t.open)), to_merge, f"{t.comments_per_pr}")
+    return table
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h" if seconds < 86400 else f"{seconds / 86400:.1f}d"
 
 
 @main.command()
@@ -246,3 +301,129 @@ async def _logs(settings: Settings, session_id: str, follow: bool) -> None:
             return
         for item in await rt.store.events(session_id):
             console.print(escape(line(item.event)))
+
+
+@main.group()
+def skills() -> None:
+    """The skills and repository docs an agent is given."""
+
+
+@skills.command("list")
+@click.option("--repo", required=True, help="Git URL or local path of the repository.")
+@click.option("--ref", default=None, help="Branch, tag or commit (default: the default branch).")
+@click.option("--prompt", "show_prompt", is_flag=True, help="Print the whole system prompt a session would get.")
+@config_option
+def skills_list(repo: str, ref: str | None, show_prompt: bool, config: Path | None) -> None:
+    """What an agent working on REPO sees: built-in and repo skills, AGENTS.md/CLAUDE.md (capped), notes."""
+    _run(_skills_list(_settings(config), normalize_repo(repo), ref, show_prompt))
+
+
+async def _skills_list(settings: Settings, repo: str, ref: str | None, show_prompt: bool) -> None:
+    limits = KnowledgeLimits(repo_doc_limit_bytes=settings.repo_doc_limit_bytes)
+    knowledge = await knowledge_at(Mirrors(settings.data_dir / "mirrors"), repo, ref, limits)
+    async with Runtime.open(settings) as rt:
+        notes = await NoteStore(rt.redis).list(repo)
+    if show_prompt:
+        chromium = ChromiumConfig(executable=settings.chromium_path)
+        can = Capabilities(
+            can_note=True,
+            can_spawn=settings.max_sub_sessions > 0 and settings.max_sub_session_depth > 0,
+            max_children=settings.max_sub_sessions,
+            can_screenshot=settings.sandbox == "local" and chromium_available(chromium),
+        )
+        shown = system_prompt(
+            repo=repo, workdir="/workspace", branch="(per session)", knowledge=knowledge, notes=notes, capabilities=can
+        )
+        click.echo(shown)
+        return
+    for skill in knowledge.skills:
+        console.print(f"[bold]{skill.name}[/bold]  [dim]{skill.path}[/dim]\n    {escape(skill.description)}")
+    for doc in knowledge.docs:
+        cut = f", cut to {settings.repo_doc_limit_bytes:,} bytes" if doc.cut else ""
+        console.print(f"{doc.path}: {doc.size_bytes:,} bytes in the prompt{cut}")
+    console.print(f"notes: {len(notes)} (nightshift notes list --repo {repo})")
+    for problem in knowledge.problems:
+        err.print(f"[yellow]not used:[/yellow] {escape(problem)}")
+
+
+@main.group()
+def notes() -> None:
+    """Repo memory: notes every session on a repository is given. Agents add them (logged); people edit them."""
+
+
+repo_option = click.option("--repo", required=True, help="Git URL or local path of the repository.")
+
+
+@notes.command("list")
+@repo_option
+@config_option
+def notes_list(repo: str, config: Path | None) -> None:
+    """The repository's notes, oldest first."""
+    _run(_notes(_settings(config), lambda n: n.list(normalize_repo(repo))))
+
+
+@notes.command("add")
+@repo_option
+@click.option("--as", "author", default=lambda: os.environ.get("USER", "cli"), help="Who writes it.")
+@config_option
+@click.argument("text")
+def notes_add(repo: str, author: str, config: Path | None, text: str) -> None:
+    """Add a note."""
+    _run(_notes(_settings(config), lambda n: n.add(normalize_repo(repo), text, author=author)))
+
+
+@notes.command("edit")
+@repo_option
+@config_option
+@click.argument("note_id")
+@click.argument("text")
+def notes_edit(repo: str, config: Path | None, note_id: str, text: str) -> None:
+    """Replace a note's text."""
+    _run(_notes(_settings(config), lambda n: n.update(normalize_repo(repo), note_id, text)))
+
+
+@notes.command("rm")
+@repo_option
+@config_option
+@click.argument("note_id")
+def notes_rm(repo: str, config: Path | None, note_id: str) -> None:
+    """Remove a note."""
+    _run(_notes(_settings(config), lambda n: n.remove(normalize_repo(repo), note_id)))
+
+
+NoteAction = Callable[[NoteStore], Awaitable[RepoNote | list[RepoNote] | None]]
+
+
+async def _notes(settings: Settings, action: NoteAction) -> None:
+    async with Runtime.open(settings) as rt:
+        result = await action(NoteStore(rt.redis, max_notes=settings.max_repo_notes))
+    shown = result if isinstance(result, list) else [result] if result else []
+    for note in shown:
+        by = f"{note.author}" + (f" (session {note.session_id})" if note.session_id else "")
+        console.print(f"[bold]{note.id}[/bold]  {escape(note.text)}  [dim]— {escape(by)}[/dim]")
+    if result is None:
+        console.print("removed")
+    elif not shown:
+        console.print("no notes")
+
+
+@main.command()
+@click.argument("pr_url", required=False)
+@click.option("--diff", "diff_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="A diff file.")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True), help="Checkout the diff is on.")
+@click.option("--rules-only", is_flag=True, help="Skip the model; run the deterministic rules only.")
+@config_option
+def review(
+    pr_url: str | None, diff_file: Path | None, repo: Path | None, rules_only: bool, config: Path | None
+) -> None:
+    """Review a pull request (PR_URL) or a diff file and print the findings; nothing is posted."""
+    from reviewer.cli import print_review, run_review  # the reviewer loads only for this command
+
+    if (pr_url is None) == (diff_file is None):
+        raise click.UsageError("give either PR_URL or --diff FILE")
+    result = _run(run_review(_settings(config), pr_url=pr_url, diff_file=diff_file, repo=repo, rules_only=rules_only))
+    print_review(result, console)
+    sys.exit(1 if result.findings else 0)
+
+
+main.add_command(sandbox)

@@ -4,22 +4,36 @@ Every field `x` is read from NIGHTSHIFT_X (and a few vendor-standard names, see 
 (NIGHTSHIFT_CONFIG, default <data_dir>/config.toml) uses the field names as keys. The environment wins.
 """
 
+import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from control_plane.sandbox_config import RepoSandboxConfig
 from harness.anthropic_config import AnthropicConfig
 from harness.budget import Budget
 from harness.errors import ConfigError
-from harness.tools import ToolLimits
+from harness.sandboxes.modal import ModalSandboxConfig
+from harness.toolbox import ToolLimits
 
 _ALIASES = {
     "redis_url": ("REDIS_URL", "NIGHTSHIFT_REDIS_URL"),
     "anthropic_api_key": ("ANTHROPIC_API_KEY",),
     "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+    "openai_base_url": ("OPENAI_BASE_URL",),
+    "openai_api_key": ("OPENAI_API_KEY",),
+    "github_app_id": ("GITHUB_APP_ID",),
+    "github_private_key": ("GITHUB_PRIVATE_KEY",),
+    "github_private_key_path": ("GITHUB_PRIVATE_KEY_PATH",),
+    "github_webhook_secret": ("GITHUB_WEBHOOK_SECRET",),
+    "github_token": ("GITHUB_TOKEN",),
+    "github_api_url": ("GITHUB_API_URL",),
+    "slack_bot_token": ("SLACK_BOT_TOKEN",),
+    "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
+    "slack_app_token": ("SLACK_APP_TOKEN",),
 }
 
 
@@ -38,7 +52,16 @@ class Settings(BaseModel):
     max_response_tokens: int = 8192
     model_max_retries: int = 5
     model_retry_base_s: float = 2.0
-    sandbox: Literal["local"] = "local"
+    sandbox: Literal["local", "modal"] = "local"
+    """Where sessions run: `local` (this host, bubblewrap) or `modal` (Modal credentials in this environment)."""
+    modal: ModalSandboxConfig = Field(default_factory=ModalSandboxConfig)
+    """The modal provider's image, limits and snapshot retention (a [modal] table in the TOML file)."""
+    setup_timeout_s: float = 1800.0
+    """Longest .nightshift/setup.sh may run (it runs once per setup script and base commit, then is snapshotted)."""
+    start_timeout_s: float = 300.0
+    """Longest .nightshift/start.sh may run at a session start."""
+    repo_sandboxes: dict[str, RepoSandboxConfig] = Field(default_factory=dict)
+    """Per repo (or "*"): network policy (open, allowlist, blocked) and scoped env for its sandboxes."""
     max_steps: int = 60
     max_tokens: int = 4_000_000
     max_cost_usd: float = 25.0
@@ -54,8 +77,92 @@ class Settings(BaseModel):
     """A worker silent this long is presumed dead and its sessions are taken over."""
     host: str = "127.0.0.1"
     port: int = 8000
+    openai_base_url: str | None = None
+    """An OpenAI-compatible endpoint's /v1 root (vLLM, Ollama, a vendor), for models chosen as `openai:NAME`."""
+    openai_api_key: SecretStr | None = None
+    openai_context_window_tokens: int = 32_768
+    """What the served model reads per request (vLLM's --max-model-len)."""
+    openai_input_price_per_mtok: float = 0.0
+    """Dollars per million input tokens; 0 (the default) suits a self-hosted model, set it for a paid vendor."""
+    openai_output_price_per_mtok: float = 0.0
+    repo_models: dict[str, str] = {}
+    """Per-repository model choice (config file only), e.g. {"/srv/git/app.git" = "openai:qwen2.5-coder-32b"}."""
+    context_window_tokens: int | None = None
+    """Override the chosen model's context window (the point compaction works toward)."""
+    compact_at_fraction: float = 0.75
+    """Compact the conversation once a request uses this share of the context window."""
+    wrap_up_max_tokens: int = 1500
+    """The report a run writes when a budget ends it (one extra model call)."""
+    max_sub_sessions: int = 4
+    """Sub-sessions one session may start; 0 turns them off."""
+    max_sub_session_depth: int = 1
+    """1: sessions people start may have children, the children may not."""
+    repo_doc_limit_bytes: int = 24_000
+    """AGENTS.md and CLAUDE.md together, in the prompt; the rest is cut with a note."""
+    max_repo_notes: int = 50
+    """Notes per repository (repo memory)."""
+    chromium_path: str = "/usr/bin/chromium"
+    """For the screenshot tool; without Chromium (or Playwright) the tool is not offered."""
+    github_app_id: int | None = None
+    """GitHub App id. With a private key, Nightshift acts as the App (installation tokens per repository)."""
+    github_private_key: SecretStr | None = None
+    """The App's private key, PEM text (or github_private_key_path)."""
+    github_private_key_path: Path | None = None
+    """A file holding the App's private key."""
+    github_webhook_secret: SecretStr | None = None
+    """Secret GitHub signs webhook deliveries with; POST /webhooks/github is served only when it is set."""
+    github_token: SecretStr | None = None
+    """Personal access token: the quick-start fallback when no App is configured."""
+    github_api_url: str = "https://api.github.com"
+    """REST API root; https://HOST/api/v3 for GitHub Enterprise Server."""
+    github_mention: str = "@nightshift"
+    """What people write in a comment to hand Nightshift work."""
+    github_bot_login: str | None = None
+    """Login whose events are Nightshift's own (never acted on). Unset: the App's `<slug>[bot]` or the token's user."""
+    github_draft_prs: bool = True
+    """Open pull requests as drafts (checkpoints of unfinished runs are always drafts)."""
+    github_fork_policy: Literal["read_only", "branch", "refuse"] = "read_only"
+    """PRs from forks: read_only answers without pushing; branch pushes to a new branch of the base repository and
+    opens a PR from it; refuse replies that forks are not handled. Never pushes to a fork."""
+    github_write_interval_s: float = 1.0
+    """Pause between GitHub write calls (GitHub's guidance against secondary rate limits)."""
     config_file: Path | None = None
     """The TOML file these settings came from, if any; hidden from sandboxes, since it may hold secrets."""
+    github_oauth_client_id: str | None = None
+    """GitHub OAuth app for signing in to the web UI. Unset: people sign in with the API token."""
+    github_oauth_client_secret: SecretStr | None = None
+    github_oauth_url: str = "https://github.com"
+    """Where people authorize the OAuth app (GitHub Enterprise: its own https://host)."""
+    github_oauth_api_url: str = "https://api.github.com"
+    """GitHub's REST API for /user (GitHub Enterprise: https://host/api/v3)."""
+    github_oauth_org: str | None = None
+    """Members of this GitHub organisation may sign in."""
+    github_oauth_users: str = ""
+    """Comma-separated GitHub logins who may sign in. With OAuth on, this or github_oauth_org is required."""
+    slack_bot_token: SecretStr | None = None
+    """Slack bot token (xoxb-...). With slack_signing_secret, POST /slack/events is served."""
+    slack_signing_secret: SecretStr | None = None
+    """Secret Slack signs event requests with (Basic Information > App Credentials)."""
+    slack_app_token: SecretStr | None = None
+    """App-level token (xapp-...): `serve` then also takes events over Socket Mode, for installs with no public URL."""
+    slack_api_url: str = "https://slack.com/api/"
+    """Slack Web API root (a stand-in in tests)."""
+    slack_channel_repos: dict[str, str] = {}
+    """Channel id -> repository (owner/name, URL or path) a mention in that channel works on by default."""
+    slack_github_logins: dict[str, str] = {}
+    """Slack user id -> GitHub login, recorded as the requester of the sessions that person starts."""
+    slack_allowed_users: str = ""
+    """Comma-separated Slack user ids who may hand Nightshift work; empty: everyone in the workspace."""
+    slack_allow_bots: bool = False
+    """Act on messages from other bots too (the bot's own messages are always ignored)."""
+    slack_status_interval_s: float = 5.0
+    """Least time between two edits of a thread's status message."""
+
+    @field_validator("slack_channel_repos", "slack_github_logins", mode="before")
+    @classmethod
+    def _mapping_from_env(cls, v: object) -> object:
+        # A table in the TOML file; in the environment, a JSON object such as {"C0123": "acme/api"}.
+        return json.loads(v) if isinstance(v, str) else v
 
     @classmethod
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> "Settings":
@@ -98,8 +205,23 @@ class Settings(BaseModel):
 
     def secrets(self) -> list[str]:
         """Values that must never reach a sandbox, a log line or a tool result."""
-        values = [self.anthropic_api_key, self.api_token]
-        return [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
+        values = [self.anthropic_api_key, self.api_token, self.github_oauth_client_secret, self.openai_api_key]
+        values += [self.github_token, self.github_webhook_secret]
+        values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        found = [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
+        key = self.github_app_private_key()
+        return found + ([key] if key else [])
+
+    def github_app_private_key(self) -> str | None:
+        """The App's private key, from github_private_key or the file github_private_key_path."""
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value()
+        if self.github_private_key_path is None:
+            return None
+        try:
+            return self.github_private_key_path.expanduser().read_text()
+        except OSError as e:
+            raise ConfigError(f"cannot read the GitHub App private key {self.github_private_key_path}: {e}") from e
 
 
 def _default_data_dir(environ: Mapping[str, str]) -> Path:

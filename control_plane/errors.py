@@ -6,6 +6,7 @@ NightshiftError
  ├── BadRequest                 input we refuse: too large, malformed, unknown base ref
  │    └── RepoUnreachable       the repository cannot be listed with git
  ├── Conflict                   the session is not in a state that allows this
+ │    └── OriginTaken           another session already holds this origin (issue, PR, thread)
  └── GitError                   a git command in the control plane failed
 """
 
@@ -26,6 +27,12 @@ class RepoUnreachable(BadRequest):
 
 class Conflict(NightshiftError):
     pass
+
+
+class OriginTaken(Conflict):
+    def __init__(self, origin: str, session_id: str) -> None:
+        super().__init__(f"{origin} already has session {session_id}")
+        self.origin, self.session_id = origin, session_id
 
 
 class GitError(NightshiftError):

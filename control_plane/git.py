@@ -5,13 +5,23 @@ import asyncio
 import fcntl
 import hashlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from control_plane.errors import BadRequest, GitError, RepoUnreachable
 
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "LC_ALL": "C"}
+
+
+class GitCredentials(Protocol):
+    """Implemented by integrations that own a forge's credentials (integrations/github)."""
+
+    async def env_for(self, repo: str) -> dict[str, str]:
+        """Extra environment for one git command talking to `repo` (an auth header through GIT_CONFIG_*),
+        empty when no credential applies. Never a token in a URL, an argument or a config file."""
+        ...
 
 
 async def git(*args: str, cwd: Path | None = None, timeout_s: float = 600, env: Mapping[str, str] | None = None) -> str:
@@ -43,10 +53,12 @@ def normalize_repo(repo: str) -> str:
     return repo
 
 
-async def check_repo(repo: str, base: str | None, *, timeout_s: float = 30) -> None:
+async def check_repo(
+    repo: str, base: str | None, *, timeout_s: float = 30, env: Mapping[str, str] | None = None
+) -> None:
     """Fail fast, before anything is created, when the repo or the base ref does not exist."""
     try:
-        listing = await git("ls-remote", "--", repo, timeout_s=timeout_s)
+        listing = await git("ls-remote", "--", repo, timeout_s=timeout_s, env=env)
     except GitError as e:
         raise RepoUnreachable(f"cannot reach repository {repo!r}: {e.stderr.strip()[-500:] or e}") from e
     if not listing.strip():
@@ -65,17 +77,26 @@ def _looks_like_sha(ref: str) -> bool:
 class Mirrors:
     """One bare mirror per repository under data_dir/mirrors, fetched before each run."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, credentials: GitCredentials | None = None) -> None:
         self.root = root
+        self.credentials = credentials
+
+    async def _env(self, repo: str) -> dict[str, str]:
+        return await self.credentials.env_for(repo) if self.credentials else {}
 
     def path(self, repo: str) -> Path:
         return self.root / (hashlib.sha256(repo.encode()).hexdigest()[:24] + ".git")
 
-    async def refresh(self, repo: str) -> Path:
+    async def refresh(self, repo: str, *, refs: Sequence[str] = ()) -> Path:
+        """Clone or fetch branches and tags, plus `refs` outside them (a pull request's refs/pull/N/head)."""
         mirror = self.path(repo)
+        env = await self._env(repo)
+        extra = [f"+{ref}:{ref}" for ref in refs]
         async with _file_lock(mirror.with_suffix(".lock")):
             if not (mirror / "HEAD").exists():
-                await git("clone", "--bare", "--quiet", "--", repo, str(mirror))
+                await git("clone", "--bare", "--quiet", "--", repo, str(mirror), env=env)
+                if extra:
+                    await git("fetch", "--quiet", "--", repo, *extra, cwd=mirror, env=env)
             else:
                 await git(
                     "fetch",
@@ -85,7 +106,9 @@ class Mirrors:
                     repo,
                     "+refs/heads/*:refs/heads/*",
                     "+refs/tags/*:refs/tags/*",
+                    *extra,
                     cwd=mirror,
+                    env=env,
                 )
         return mirror
 
@@ -102,10 +125,11 @@ class Mirrors:
         except GitError:
             return None  # rev-parse --verify --quiet fails exactly when the ref does not exist
 
-    async def bundle(self, mirror: Path, commit: str, ref: str, out: Path) -> None:
-        """A bundle of `commit` with its history, under the name `ref`, for seeding a sandbox."""
+    async def bundle(self, mirror: Path, commit: str, ref: str, out: Path, *, also: Sequence[str] = ()) -> None:
+        """A bundle of `commit` with its history, under the name `ref`, for seeding a sandbox; `also` are refs
+        of the mirror bundled with it under their own names (a PR's base branch, to merge with)."""
         await git("update-ref", ref, commit, cwd=mirror)
-        await git("bundle", "create", "--quiet", str(out), ref, cwd=mirror)
+        await git("bundle", "create", "--quiet", str(out), ref, *also, cwd=mirror)
 
     async def take(self, mirror: Path, bundle: Path, src_ref: str, dst_ref: str) -> str:
         """Fetch a sandbox's work (a bundle) into the mirror under `dst_ref`; returns its commit."""
@@ -113,7 +137,7 @@ class Mirrors:
         return (await git("rev-parse", dst_ref, cwd=mirror)).strip()
 
     async def push(self, mirror: Path, repo: str, ref: str, branch: str) -> None:
-        await git("push", "--quiet", "--", repo, f"{ref}:refs/heads/{branch}", cwd=mirror)
+        await git("push", "--quiet", "--", repo, f"{ref}:refs/heads/{branch}", cwd=mirror, env=await self._env(repo))
 
 
 @asynccontextmanager

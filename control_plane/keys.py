@@ -6,6 +6,8 @@ QUEUE = PREFIX + "queue"
 QUEUE_GROUP = "workers"
 SESSIONS = PREFIX + "sessions"
 """Sorted set of session ids by creation time, newest last."""
+FACETS = ("repo", "source", "requested_by")
+"""Session fields that never change after creation; each value gets its own index, for filtered lists."""
 
 
 def session(session_id: str) -> str:
@@ -26,3 +28,123 @@ def inbox(session_id: str) -> str:
 def lease(session_id: str) -> str:
     """String: the worker running the session; expires unless that worker keeps renewing it."""
     return f"{PREFIX}lease:{session_id}"
+
+
+def by_facet(facet: str, value: str) -> str:
+    """Sorted set: ids of the sessions with this repo / source / requester, by creation time (like SESSIONS)."""
+    return f"{PREFIX}sessions:{facet}:{value}"
+
+
+def facet_values(facet: str) -> str:
+    """Hash: every value a facet has had -> how many sessions have it (filter menus, repos seen)."""
+    return f"{PREFIX}facet:{facet}"
+
+
+def session_facts(session_id: str) -> str:
+    """String: the web dashboard's digest of a session's log, JSON with the log id it is complete up to."""
+    return f"{PREFIX}facts:{session_id}"
+
+
+def origin(origin: str) -> str:
+    """String: the id of the session that owns an origin (an issue, a PR, a thread); set once, with the session."""
+    return f"{PREFIX}origin:{origin}"
+
+
+PULL_REQUESTS = PREFIX + "prs"
+"""Sorted set of pull request keys ("owner/name#12") Nightshift opened, by opening time."""
+PR_EVENTS = PREFIX + "pr-events"
+"""Stream: what happened to Nightshift's pull requests (opened, merged, closed, reopened, reviewed, commented)."""
+
+
+def pull_request(key: str) -> str:
+    """Hash: one pull request Nightshift opened, one JSON value per field."""
+    return f"{PREFIX}pr:{key}"
+
+
+def pr_comments(key: str) -> str:
+    """Set: ids of the comments people left on a Nightshift pull request (a redelivered one counts once)."""
+    return f"{PREFIX}pr:{key}:comments"
+
+
+def pr_reviews(key: str) -> str:
+    """Set: ids of the reviews people submitted on a Nightshift pull request."""
+    return f"{PREFIX}pr:{key}:reviews"
+
+
+GITHUB_DELIVERIES = PREFIX + "github:deliveries"
+"""Stream of accepted GitHub webhook deliveries, parsed; handled through the consumer group below."""
+GITHUB_GROUP = "github"
+GITHUB_ATTEMPTS = PREFIX + "github:attempts"
+"""Hash: delivery stream entry id -> times its handling was tried (a delivery that keeps failing is dropped)."""
+GITHUB_SEEN_TTL_S = 4 * 24 * 3600
+"""GitHub lets people redeliver a webhook for 3 days: remember what was seen a little longer."""
+
+
+def github_seen(what: str) -> str:
+    """String with TTL: a delivery id or a comment id already accepted (de-duplication of deliveries and replays)."""
+    return f"{PREFIX}github:seen:{what}"
+
+
+def github_thread(origin: str) -> str:
+    """String: JSON of the GitHub issue or PR a session's origin stands for (repo, number, installation)."""
+    return f"{PREFIX}github:thread:{origin}"
+
+
+def github_replies(origin: str) -> str:
+    """List: JSON of the comment threads waiting for Nightshift's answer when the session's run ends."""
+    return f"{PREFIX}github:replies:{origin}"
+
+
+def notes(repo: str) -> str:
+    """Hash: a repository's notes for agents (repo memory), note id -> RepoNote JSON."""
+    return f"{PREFIX}notes:{repo}"
+
+
+def children(session_id: str) -> str:
+    """Sorted set: the sub-sessions a session started, by creation time."""
+    return f"{PREFIX}children:{session_id}"
+
+
+def woken(session_id: str, run: int) -> str:
+    """String with TTL: set when a session waiting in run `run` was woken by its children's end (once per wait)."""
+    return f"{PREFIX}woken:{session_id}:{run}"
+
+
+WOKEN_TTL_S = 7 * 24 * 3600
+
+
+SLACK_EVENTS = PREFIX + "slack:events"
+"""Stream of accepted Slack events and button clicks, parsed; handled through the consumer group below."""
+SLACK_GROUP = "slack"
+SLACK_SEEN_TTL_S = 3600
+"""Slack retries a delivery three times within minutes: an event id is remembered for an hour."""
+SLACK_ACTIVE = PREFIX + "slack:active"
+"""Set: ids of the Slack sessions whose status message is kept current (removed once the run has ended)."""
+SLACK_STATUS_LEASE = PREFIX + "slack:status-lease"
+"""String with TTL: the process editing status messages this round (one at a time, any number of processes)."""
+
+
+def slack_seen(event_id: str) -> str:
+    """String with TTL: a Slack event id or button click already accepted (de-duplication of retries)."""
+    return f"{PREFIX}slack:seen:{event_id}"
+
+
+def slack_thread(session_id: str) -> str:
+    """String: JSON of the Slack thread a session answers in (channel, thread ts, status message ts)."""
+    return f"{PREFIX}slack:thread:{session_id}"
+
+
+def slack_pending(origin: str) -> str:
+    """String with TTL: JSON of a Slack request waiting for someone to pick its repository."""
+    return f"{PREFIX}slack:pending:{origin}"
+
+
+SNAPSHOTS = PREFIX + "snapshots"
+"""Hash: snapshot id -> SnapshotRecord JSON (repo setup snapshots for warm starts)."""
+SANDBOX_IDS = PREFIX + "sandbox-ids"
+"""Hash: session id -> the provider's sandbox id (Modal), so a restarted control plane reconnects."""
+
+
+def snapshot_build_lock(repo_hash: str, setup_hash: str) -> str:
+    """String with a TTL: the worker building this repo's setup snapshot; others wait for it instead of building."""
+    return f"{PREFIX}snapshot-build:{repo_hash}:{setup_hash}"

@@ -4,9 +4,11 @@ import json
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from harness.errors import ConfigError
 from harness.events import SessionStatus
+from harness.providers import ModelChoice
 
 Source = Literal["cli", "web", "api", "slack", "github", "sentry", "webhook"]
 
@@ -38,6 +40,22 @@ class Session(BaseModel):
     """Messages people have posted; the run cannot end while one is undelivered."""
     cancel_requested: bool = False
     parent_id: str | None = None
+    origin: str | None = None
+    """Where the work came from, as a key (github:owner/name#12): one origin maps to one session."""
+    origin_url: str | None = None
+    """Link to the origin for people: the issue, the pull request, the comment."""
+    upstream: str | None = None
+    """Branch the work is meant to be merged into (a PR's base); the sandbox has it as origin/<upstream>."""
+    read_only: bool = False
+    """The work is never pushed (e.g. a PR from a fork): the agent only answers."""
+    co_authors: list[str] = []
+    """`Name <email>` of the people who asked, credited in each commit with a Co-authored-by trailer."""
+    pr_url: str | None = None
+    """The pull request carrying the work, once one is open."""
+    notified_run: int = 0
+    """Last run whose end observers (PR, thread reply) were told about; lags `run` only after a crash."""
+    model: str | None = None
+    """The model this session asked for (`openai:NAME`...); None: its repository's, else the deployment's."""
 
     def to_redis(self) -> dict[str, str]:
         return {k: json.dumps(v) for k, v in self.model_dump().items()}
@@ -53,12 +71,45 @@ class NewSession(BaseModel):
     base: str | None = Field(None, max_length=250, description="Branch, tag or commit to start from.")
     requested_by: str = Field("api", min_length=1, max_length=200, description="Who asked.")
     source: Source = "api"
+    title: str | None = Field(None, max_length=200, description="Default: the prompt's first line.")
+    branch: str | None = Field(
+        None, max_length=250, description="Branch to push to (e.g. a PR's own branch). Default: a new one."
+    )
+    upstream: str | None = Field(None, max_length=250, description="Branch the work is to be merged into.")
+    origin: str | None = Field(None, max_length=500, description="Origin key; one origin maps to one session.")
+    origin_url: str | None = Field(None, max_length=2000)
+    read_only: bool = Field(False, description="Never push the work; the agent only answers.")
+    co_authors: list[str] = Field([], max_length=10, description="`Name <email>` credited as co-authors.")
+    model: str | None = Field(
+        None,
+        max_length=250,
+        description="`anthropic:NAME`, `openai:NAME` (the OpenAI-compatible endpoint) or a Claude model name. "
+        "Default: the repository's choice, else the deployment's.",
+    )
 
-    @field_validator("base")
+    @field_validator("model")
     @classmethod
-    def _ref_shape(cls, v: str | None) -> str | None:
+    def _model_choice(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ModelChoice.parse(v)
+            except ConfigError as e:
+                raise ValueError(str(e)) from e
+        return v
+
+    @field_validator("base", "branch", "upstream")
+    @classmethod
+    def _ref_shape(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None and not re.fullmatch(r"[A-Za-z0-9._/@+-]+", v):
-            raise ValueError("base must be a branch, tag or commit name")
+            raise ValueError(f"{info.field_name} must be a branch, tag or commit name")
+        return v
+
+    @field_validator("co_authors")
+    @classmethod
+    def _trailer_shape(cls, v: list[str]) -> list[str]:
+        # Each becomes a commit trailer line: one line, "Name <email>".
+        if any(not re.fullmatch(r"[^\n<>]{1,100} <[^\s<>@]+@[^\s<>@]+>", a) for a in v):
+            raise ValueError("co-authors must look like `Name <email>`")
         return v
 
 

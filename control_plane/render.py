@@ -1,16 +1,21 @@
 """One line per event, for `nightshift run` and `nightshift logs`."""
 
 from harness.events import (
+    ArtifactSaved,
     BranchPushed,
+    Compacted,
     ErrorEvent,
     Event,
     ModelRetry,
     ModelTurnEvent,
     Note,
+    PullRequestOpened,
+    RepoNoteAdded,
     RunFinished,
     RunStarted,
     SessionCreated,
     StatusChanged,
+    SubSessionStarted,
     ToolResult,
     ToolStarted,
     UserMessage,
@@ -24,6 +29,29 @@ def _first_line(text: str, width: int = 110) -> str:
 
 def _tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def _published(event: BranchPushed | PullRequestOpened) -> str:
+    if isinstance(event, PullRequestOpened):
+        return f"pull request {event.action}: {event.url}" + (" (draft)" if event.draft else "")
+    kind = "checkpoint pushed" if event.checkpoint else "pushed"
+    return f"{kind}: {event.branch} @ {event.commit[:12]} → {event.remote}"
+
+
+def _aside(event: Note | Compacted | ArtifactSaved | RepoNoteAdded | SubSessionStarted) -> str:
+    """What happened beside the model's turns and tools: notes, compaction, artifacts, repo notes, sub-sessions."""
+    match event:
+        case Note():
+            return f"· {event.text}"
+        case Compacted():
+            return f"compacted {event.replaced_steps} turns into a summary · {_tokens(event.usage.total_tokens)} tokens"
+        case ArtifactSaved():
+            size = _tokens(event.size_bytes)
+            return f"    ▣ {event.name} ({event.mime_type.split(';')[0]}, {size}B) {event.description}"
+        case RepoNoteAdded():
+            return f"· note {event.note_id} saved for {event.repo}: {_first_line(event.text, 80)}"
+        case SubSessionStarted():
+            return f"· sub-session {event.child_id} started: {_first_line(event.title, 60)} → {event.branch}"
 
 
 def line(event: Event) -> str:
@@ -51,12 +79,11 @@ def line(event: Event) -> str:
             mark = "✗" if event.is_error else "✓"
             cut = " (truncated)" if event.truncated else ""
             return f"    {mark} {event.name} {event.duration_ms}ms{cut} {_first_line(event.output, 80)}"
-        case Note():
-            return f"· {event.text}"
-        case BranchPushed():
-            kind = "checkpoint pushed" if event.checkpoint else "pushed"
-            return f"{kind}: {event.branch} @ {event.commit[:12]} → {event.remote}"
+        case BranchPushed() | PullRequestOpened():
+            return _published(event)
         case RunFinished():
             return f"run {event.outcome}: {_first_line(event.summary)}"
         case ErrorEvent():
             return f"error: {event.message}"
+        case Note() | Compacted() | ArtifactSaved() | RepoNoteAdded() | SubSessionStarted():
+            return _aside(event)

@@ -2,19 +2,24 @@
 loop, and take the work out of the sandbox and push it — also when the run ends early, so no work is lost."""
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
 
 from control_plane import workspace
+from control_plane.agent_setup import AgentSetup
 from control_plane.git import Mirrors
 from control_plane.models import Session
+from control_plane.observers import RunObserver
 from control_plane.store import SessionStore
+from control_plane.warm_start import SandboxStarts
 from harness.budget import Budget
 from harness.errors import NightshiftError
 from harness.events import (
     TERMINAL_STATUSES,
     BranchPushed,
+    Compacted,
     ErrorEvent,
     Event,
     ModelTurnEvent,
@@ -27,9 +32,8 @@ from harness.events import (
 )
 from harness.loop import AgentLoop, LoopResult
 from harness.model import Model
-from harness.prompt import system_prompt
-from harness.sandboxes import Sandbox, SandboxProvider, SandboxSpec
-from harness.tools import ToolLimits
+from harness.sandboxes import Sandbox, SandboxProvider
+from harness.toolbox import ToolLimits
 from harness.transcript import Transcript, rebuild
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,7 @@ STATUS_FOR: dict[RunOutcome, SessionStatus] = {
     "cancelled": "cancelled",
     "budget_exhausted": "failed",
     "failed": "failed",
+    "waiting": "waiting_for_input",  # for its sub-sessions; the last one to end wakes it (children.ChildWaker)
 }
 
 
@@ -57,8 +62,13 @@ class RunnerDeps:
     model: Model
     budget: Budget
     limits: ToolLimits
+    agent: AgentSetup
+    """Model choice, prompt, skills, notes, sub-sessions and screenshots for each run."""
+    starts: SandboxStarts
+    """How a new sandbox starts: from the repo's setup snapshot when there is one; runs the start hook."""
     secrets: list[str] = field(default_factory=list)
     worker: str = "worker"
+    observers: list[RunObserver] = field(default_factory=list)
 
 
 class _Sink:
@@ -69,7 +79,7 @@ class _Sink:
 
     async def append(self, event: Event) -> str:
         event_id = await self.store.append(self.session_id, event)
-        if isinstance(event, ModelTurnEvent):
+        if isinstance(event, ModelTurnEvent | Compacted):
             await self.store.add_usage(
                 self.session_id,
                 input_tokens=event.usage.input_tokens
@@ -97,7 +107,10 @@ class SessionRunner:
         store = self.d.store
         session = await store.get(session_id)
         if session.status in TERMINAL_STATUSES:
-            return  # cancelled while queued, or a duplicate job for a run that already ended
+            # cancelled while queued, a duplicate job for a run that already ended, or a worker that died between
+            # ending the run and telling the observers: _notify tells them only about runs they have not heard of.
+            await self._notify(session_id)
+            return
         resumed = session.status == "running"
         run = session.run if resumed else session.run + 1
         await store.update(session_id, run=run)
@@ -105,23 +118,29 @@ class SessionRunner:
         await store.append(session_id, RunStarted(run=run, worker=self.d.worker, resumed=resumed))
         try:
             sandbox = await self._sandbox(session)
+            await self.d.starts.start_hook(sandbox, functools.partial(store.append, session_id))
+            prepared = await self.d.agent.prepare(
+                session, sandbox, default_model=self.d.model, budget=self.d.budget, limits=self.d.limits
+            )
         except asyncio.CancelledError:
             if not stop.by_user:
                 raise
             _consume_cancel()
             await self._end(session_id, LoopResult("cancelled", f"stopped: {stop.reason}"))
+            await self._notify(session_id, "cancelled")
             return
         except NightshiftError as e:
             await self._end(session_id, LoopResult("failed", f"could not prepare the workspace: {e}"))
+            await self._notify(session_id, "failed")
             return
         loop = AgentLoop(
-            model=self.d.model,
-            sandbox=sandbox,
+            model=prepared.model,
+            tools=prepared.tools,
             sink=_Sink(store, session_id),
             inbox=_Inbox(store, session_id),
-            system=system_prompt(repo=session.repo, workdir=sandbox.workdir, branch=session.branch),
-            budget=self.d.budget,
-            limits=self.d.limits,
+            artifacts=prepared.artifacts,
+            system=prepared.system,
+            config=prepared.config,
             redact=self._redact,
         )
         transcript = rebuild(await store.events(session_id))
@@ -129,6 +148,7 @@ class SessionRunner:
             result = await self._loop_once(loop, transcript, stop)
             result = await self._publish(session, sandbox, result)
             if await self._end(session_id, result, transcript.delivered_through):
+                await self._notify(session_id, result.outcome)
                 return
             # Someone wrote while the run was ending: the loop takes the message and goes on.
 
@@ -136,6 +156,21 @@ class SessionRunner:
         finished = RunFinished(outcome=result.outcome, summary=result.summary)
         status = STATUS_FOR[result.outcome]
         return await self.d.store.end_run(session_id, status, finished, delivered_through=delivered_through)
+
+    async def _notify(self, session_id: str, outcome: RunOutcome | None = None) -> None:
+        """Tell the observers (pull request, thread reply) about the run that just ended, once per run."""
+        session = await self.d.store.get(session_id)
+        if not self.d.observers or session.notified_run >= session.run:
+            return
+        if outcome is None:  # taking over from a worker that died: the log says how the run ended
+            ends = [e.event for e in await self.d.store.events(session_id) if isinstance(e.event, RunFinished)]
+            outcome = ends[-1].outcome if ends else "failed"
+        for observer in self.d.observers:
+            try:
+                await observer.run_ended(session, outcome)
+            except NightshiftError as e:
+                await self.d.store.append(session_id, ErrorEvent(message=f"after the run: {e}"))
+        await self.d.store.update(session_id, notified_run=session.run)
 
     async def _loop_once(self, loop: AgentLoop, transcript: Transcript, stop: StopRequest) -> LoopResult:
         try:
@@ -151,30 +186,45 @@ class SessionRunner:
     async def _sandbox(self, session: Session) -> Sandbox:
         """The session's sandbox if it survived, else a new one seeded from its branch or its base."""
         sandbox = await self.d.provider.attach(session.id)
-        if sandbox is not None and await _is_seeded(sandbox):
+        if sandbox is not None and await _is_seeded(sandbox) and not await self._branch_moved(session):
             return sandbox
         started = time.monotonic()
         await self.d.store.append(session.id, Note(text=f"preparing a workspace from {session.repo}"))
-        mirror = await self.d.mirrors.refresh(session.repo)
+        mirror = await self.d.mirrors.refresh(session.repo, refs=_outside_branches(session.base))
         pushed = await self.d.mirrors.commit_of(mirror, f"refs/heads/{session.branch}")
         commit = pushed or await self.d.mirrors.resolve(mirror, session.base)
-        sandbox = sandbox or await self.d.provider.create(SandboxSpec(session_id=session.id))
-        await workspace.seed(sandbox, self.d.mirrors, mirror, commit, session.branch)
+        upstream = session.upstream
+        if upstream and await self.d.mirrors.commit_of(mirror, f"refs/heads/{upstream}") is None:
+            upstream = None
+        if sandbox is None:
+            log = functools.partial(self.d.store.append, session.id)
+            sandbox = await self.d.starts.open(session.id, session.repo, session.branch, mirror, commit, upstream, log)
+        else:
+            await workspace.seed(sandbox, self.d.mirrors, mirror, commit, session.branch, upstream=upstream)
         took = time.monotonic() - started
         await self.d.store.append(session.id, Note(text=f"workspace ready at {commit[:12]} in {took:.1f}s"))
         return sandbox
+
+    async def _branch_moved(self, session: Session) -> bool:
+        """Someone else pushed to the branch since our last push (a person's commits on the PR): start over from it."""
+        if not session.pushed_commit:
+            return False
+        mirror = await self.d.mirrors.refresh(session.repo)
+        head = await self.d.mirrors.commit_of(mirror, f"refs/heads/{session.branch}")
+        return head not in (None, session.pushed_commit)
 
     async def _publish(self, session: Session, sandbox: Sandbox, result: LoopResult) -> LoopResult:
         """Commit and push whatever the agent left, whatever the outcome: an early end is a checkpoint."""
         checkpoint = result.outcome != "finished"
         title = ("WIP (checkpoint): " if checkpoint else "") + session.title
-        message = f"{title}\n\nNightshift session {session.id}\nRequested-by: {session.requested_by}\n"
+        trailers = "".join(f"Co-authored-by: {person}\n" for person in session.co_authors)
+        message = f"{title}\n\nNightshift session {session.id}\nRequested-by: {session.requested_by}\n{trailers}"
         try:
             mirror = await self.d.mirrors.refresh(session.repo)
             ref = f"refs/nightshift/sessions/{session.id}"
             commit = await workspace.collect(sandbox, self.d.mirrors, mirror, ref, message)
-            if commit is None:
-                return result
+            if commit is None or session.read_only:
+                return result  # read-only (a fork's PR): the work stays in the mirror, nothing is pushed
             await self.d.mirrors.push(mirror, session.repo, ref, session.branch)
         except NightshiftError as e:
             await self.d.store.append(session.id, ErrorEvent(message=f"could not push the work: {e}"))
@@ -189,6 +239,11 @@ class SessionRunner:
         for secret in self.d.secrets:
             text = text.replace(secret, "[REDACTED]")
         return text
+
+
+def _outside_branches(base: str | None) -> list[str]:
+    """A base that is neither a branch nor a tag (refs/pull/7/head, a fork's PR) must be fetched by name."""
+    return [base] if base and base.startswith("refs/") and not base.startswith(("refs/heads/", "refs/tags/")) else []
 
 
 def _consume_cancel() -> None:

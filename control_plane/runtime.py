@@ -4,28 +4,38 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from control_plane.agent_setup import AgentConfig, AgentSetup
 from control_plane.api import ApiConfig, create_app
+from control_plane.children import ChildWaker, SubSessionLimits
 from control_plane.config import Settings
 from control_plane.embedded_redis import EmbeddedRedis
-from control_plane.git import Mirrors
+from control_plane.git import GitCredentials, Mirrors
+from control_plane.model_choice import model_config
+from control_plane.notes import NoteStore
 from control_plane.queue import WorkQueue
 from control_plane.runner import RunnerDeps, SessionRunner
+from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
 from control_plane.store import SessionStore
+from control_plane.web.app import create_web_app, mount_web
+from control_plane.web.config import web_config
 from control_plane.worker import Worker, worker_name
+from harness.compaction import CompactionConfig
 from harness.errors import ConfigError
 from harness.model import Model
-from harness.sandboxes.local import LocalSandboxConfig, LocalSandboxProvider
+from harness.providers import ClosableModel, open_model
+from harness.screenshot import ChromiumConfig, PlaywrightScreenshotter, chromium_available
+from harness.skills import KnowledgeLimits, builtin_skills
 
 if TYPE_CHECKING:
-    from harness.anthropic_model import AnthropicModel
+    from integrations.github import GitHub
+    from integrations.slack import SlackIntegration
 
 
 @dataclass
@@ -33,7 +43,9 @@ class Runtime:
     settings: Settings
     redis: Redis
     store: SessionStore
-    _model: "AnthropicModel | None" = None
+    _models: dict[str, ClosableModel] = field(default_factory=dict)
+    _github: "GitHub | None" = None
+    _slack: "SlackIntegration | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -41,42 +53,84 @@ class Runtime:
         embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir)
         url = await embedded.start() if embedded is not None else settings.redis_url
         assert url is not None
-        redis = Redis.from_url(url, decode_responses=True)
+        redis = _connect(url)
         try:
             await _ping(redis, url)
             rt = cls(settings, redis, SessionStore(redis))
             try:
                 yield rt
             finally:
-                if rt._model is not None:
-                    await rt._model.close()
+                for model in rt._models.values():
+                    await model.close()
+                if rt._github is not None:
+                    rt._github.close()
         finally:
             await redis.aclose()
             if embedded is not None:
                 await embedded.stop()
 
     def model(self) -> Model:
-        """One client per process, closed when the runtime closes."""
-        if self._model is None:
-            from harness.anthropic_model import AnthropicModel  # the SDK takes a second to import: only when needed
+        """The deployment's default model (settings.model)."""
+        return self.model_for(self.settings.model)
 
-            self._model = AnthropicModel(self.settings.anthropic())
-        return self._model
+    def model_for(self, choice: str) -> Model:
+        """One client per model choice and process, closed when the runtime closes; the SDK is imported lazily."""
+        if choice not in self._models:
+            self._models[choice] = open_model(model_config(self.settings, choice))
+        return self._models[choice]
+
+    def github(self) -> "GitHub | None":
+        """The GitHub integration, when an App or a token is configured; one per process."""
+        if self._github is None:
+            # Imported here: PyGithub and the integration load only in deployments that use GitHub.
+            from integrations.github import GitHub, GitHubConfig
+
+            config = GitHubConfig.from_settings(self.settings)
+            if config is None:
+                return None
+            self._github = GitHub(config, self.redis, self.store, mirrors_dir=self.settings.data_dir / "mirrors")
+        return self._github
+
+    def slack(self) -> "SlackIntegration | None":
+        """The Slack integration, when a bot token and a signing secret are configured; one per process."""
+        if self._slack is None:
+            # Imported here: Bolt and the Slack SDK load only in deployments that use Slack.
+            from integrations.slack import SlackConfig, SlackIntegration
+
+            config = SlackConfig.from_settings(self.settings)
+            if config is None:
+                return None
+            self._slack = SlackIntegration(config, self.redis, self.store, credentials=self.git_credentials())
+        return self._slack
+
+    def git_credentials(self) -> GitCredentials | None:
+        """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
+        github = self.github()
+        return github.credentials if github else None
 
     def worker(self, model: Model, *, concurrency: int | None = None) -> Worker:
         s = self.settings
         name = worker_name()
-        hidden = [s.data_dir, Path.home(), *([s.config_file] if s.config_file else [])]
-        provider = LocalSandboxProvider(LocalSandboxConfig(root_dir=s.data_dir / "sandboxes", hidden_paths=hidden))
+        provider = sandbox_provider(s, self.redis)
+        github, slack = self.github(), self.slack()
+        mirrors = Mirrors(s.data_dir / "mirrors", credentials=self.git_credentials())
         deps = RunnerDeps(
             store=self.store,
-            mirrors=Mirrors(s.data_dir / "mirrors"),
+            mirrors=mirrors,
             provider=provider,
             model=model,
             budget=s.budget(),
             limits=s.tool_limits(),
+            agent=self._agent_setup(mirrors),
+            starts=sandbox_starts(s, self.redis, provider, mirrors),
             secrets=s.secrets(),
             worker=name,
+            # GitHub before Slack: the thread's final message links the pull request the GitHub observer opened.
+            observers=[
+                ChildWaker(self.store),
+                *([github.publisher] if github else []),
+                *([slack.observer] if slack else []),
+            ],
         )
         return Worker(
             queue=WorkQueue(self.redis, consumer=name, lease_ttl_s=s.lease_ttl_s),
@@ -85,13 +139,51 @@ class Runtime:
             concurrency=concurrency or s.worker_concurrency,
         )
 
+    def _agent_setup(self, mirrors: Mirrors) -> AgentSetup:
+        s = self.settings
+        config = AgentConfig(
+            artifacts_dir=s.data_dir / "artifacts",
+            knowledge=KnowledgeLimits(repo_doc_limit_bytes=s.repo_doc_limit_bytes),
+            sub_sessions=SubSessionLimits(max_children=s.max_sub_sessions, max_depth=s.max_sub_session_depth),
+            compaction=CompactionConfig(at_fraction=s.compact_at_fraction),
+            wrap_up_max_tokens=s.wrap_up_max_tokens,
+            max_prompt_bytes=s.max_prompt_bytes,
+            repo_models=s.repo_models,
+        )
+        # The API's own port is loopback too: a page "served by the sandbox" there would be the control plane.
+        chromium = ChromiumConfig(executable=s.chromium_path, blocked_ports=[s.port])
+        # Chromium runs here and reaches the page over loopback: only the local provider shares our network.
+        can_shoot = s.sandbox == "local" and chromium_available(chromium)
+        return AgentSetup(
+            config=config,
+            store=self.store,
+            mirrors=mirrors,
+            notes=NoteStore(self.redis, max_notes=s.max_repo_notes),
+            builtin_skills=builtin_skills(),
+            models=self.model_for,
+            screenshots=PlaywrightScreenshotter(chromium) if can_shoot else None,
+        )
+
     def api(self) -> FastAPI:
+        """The JSON API under /api, with the web UI on every other path."""
+        token = self.api_token()
         config = ApiConfig(
-            api_token=self.api_token(),
+            api_token=token,
             max_prompt_bytes=self.settings.max_prompt_bytes,
             public_url=self.settings.public_url,
+            artifacts_dir=self.settings.data_dir / "artifacts",
+            max_repo_notes=self.settings.max_repo_notes,
         )
-        return create_app(self.redis, self.store, config)
+        github = self.github()
+        webhook = github.router() if github else None  # None without a webhook secret
+        routers = [webhook] if webhook else []
+        slack = self.slack()
+        routers += [slack.router()] if slack else []
+        credentials = self.git_credentials()
+        app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
+        web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
+        mount_web(app, web)
+        return app
 
     def api_token(self) -> str:
         """The configured token, else one made once and kept (0600) in the data dir."""
@@ -104,6 +196,20 @@ class Runtime:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(32))
         return path.read_text().strip()
+
+
+# Blocking stream reads wait up to 15 s (API stream, workers); the socket timeout must outlast them, and a pool that
+# waits for a free connection beats one that fails at once under a burst of SSE viewers.
+REDIS_SOCKET_TIMEOUT_S = 30.0
+REDIS_MAX_CONNECTIONS = 500
+
+
+def _connect(url: str) -> Redis:
+    pool = BlockingConnectionPool.from_url(
+        url, decode_responses=True, socket_timeout=REDIS_SOCKET_TIMEOUT_S, max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_SOCKET_TIMEOUT_S,
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 async def _ping(redis: Redis, url: str) -> None:

@@ -23,9 +23,17 @@ from harness.events import (
     UserMessage,
 )
 
-# KEYS: session, events, inbox, queue, index. ARGV: record (json object of json values), first events
-# (json array of [kind, json]), prompt json, created_at, session id.
+# KEYS: session, events, inbox, queue, index, then per facet (keys.FACETS) its index, then its value counts.
+# ARGV: record (json object of json values), first events (json array of [kind, json]), prompt json, created_at,
+# session id, then the facet values.
 _CREATE = """
+-- The origin is the last key and the last arg ('' for none): one issue, PR or thread maps to one session, so the
+-- claim is made here, with the record, and a session already holding the origin is returned instead.
+if ARGV[#ARGV] ~= '' then
+  local holder = redis.call('GET', KEYS[#KEYS])
+  if holder then return holder end
+  redis.call('SET', KEYS[#KEYS], ARGV[5])
+end
 for field, value in pairs(cjson.decode(ARGV[1])) do redis.call('HSET', KEYS[1], field, value) end
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
 for _, ev in ipairs(cjson.decode(ARGV[2])) do redis.call('XADD', KEYS[2], '*', 'k', ev[1], 'e', ev[2]) end
@@ -33,7 +41,11 @@ local id = redis.call('XADD', KEYS[2], '*', 'k', 'user_message', 'e', ARGV[3])
 redis.call('XADD', KEYS[3], id, 'e', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'inbox_seq', 1)
 redis.call('XADD', KEYS[4], '*', 'session', ARGV[5])
-return id
+for i = 1, 3 do
+  redis.call('ZADD', KEYS[5 + i], ARGV[4], ARGV[5])
+  redis.call('HINCRBY', KEYS[8 + i], ARGV[5 + i], 1)
+end
+return ARGV[5]
 """
 
 # KEYS: session, events, inbox, queue. ARGV: message json, reopened-status json, session id, now.
@@ -42,7 +54,7 @@ local id = redis.call('XADD', KEYS[2], '*', 'k', 'user_message', 'e', ARGV[1])
 redis.call('XADD', KEYS[3], id, 'e', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'inbox_seq', 1)
 local status = cjson.decode(redis.call('HGET', KEYS[1], 'status'))
-if status == 'finished' or status == 'failed' or status == 'cancelled' then
+if status == 'finished' or status == 'failed' or status == 'cancelled' or status == 'waiting_for_input' then
   redis.call('HSET', KEYS[1], 'status', '"queued"', 'cancel_requested', 'false', 'updated_at', ARGV[4])
   redis.call('XADD', KEYS[2], '*', 'k', 'status_changed', 'e', ARGV[2])
   redis.call('XADD', KEYS[4], '*', 'session', ARGV[3])
@@ -67,12 +79,12 @@ return 1
 # KEYS: session, events. ARGV: status-event json, now. Cancels a session no worker has started yet.
 _CANCEL = """
 local status = cjson.decode(redis.call('HGET', KEYS[1], 'status'))
-if status == 'queued' then
+if status == 'queued' or status == 'waiting_for_input' then
   redis.call('HSET', KEYS[1], 'status', '"cancelled"', 'updated_at', ARGV[2])
   redis.call('XADD', KEYS[2], '*', 'k', 'status_changed', 'e', ARGV[1])
   return 'cancelled'
 end
-if status == 'running' or status == 'waiting_for_input' then
+if status == 'running' then
   redis.call('HSET', KEYS[1], 'cancel_requested', 'true')
   return 'requested'
 end
@@ -88,19 +100,34 @@ class SessionStore:
         self._end_run = redis.register_script(_END_RUN)
         self._cancel = redis.register_script(_CANCEL)
 
-    async def create(self, session: Session, first: list[Event], prompt: UserMessage) -> None:
-        """Record, index, first events, prompt in the inbox and the job: all or nothing."""
+    async def create(self, session: Session, first: list[Event], prompt: UserMessage) -> str:
+        """Record, index, first events, prompt in the inbox and the job: all or nothing. Returns the id of the
+        session holding session.origin: session.id, or another one's (and then nothing was written)."""
         sid = session.id
-        await self._create(
-            keys=[keys.session(sid), keys.events(sid), keys.inbox(sid), keys.QUEUE, keys.SESSIONS],
+        facets = {"repo": session.repo, "source": session.source, "requested_by": session.requested_by}
+        assert tuple(facets) == keys.FACETS
+        holder: str = await self._create(
+            keys=[
+                keys.session(sid),
+                keys.events(sid),
+                keys.inbox(sid),
+                keys.QUEUE,
+                keys.SESSIONS,
+                *[keys.by_facet(f, v) for f, v in facets.items()],
+                *[keys.facet_values(f) for f in facets],
+                keys.origin(session.origin or ""),
+            ],
             args=[
                 json.dumps(session.to_redis()),
                 json.dumps([[e.kind, _json(e)] for e in first]),
                 prompt.model_dump_json(),
                 session.created_at,
                 sid,
+                *facets.values(),
+                session.origin or "",
             ],
         )
+        return holder
 
     async def get(self, session_id: str) -> Session:
         fields = await self.redis.hgetall(keys.session(session_id))
@@ -110,6 +137,18 @@ class SessionStore:
 
     async def exists(self, session_id: str) -> bool:
         return bool(await self.redis.exists(keys.session(session_id)))
+
+    async def by_origin(self, origin: str) -> str | None:
+        """The id of the session an origin (issue, PR, thread) maps to, if it has one."""
+        session_id: str | None = await self.redis.get(keys.origin(origin))
+        return session_id
+
+    async def claim_origin(self, origin: str, session_id: str) -> str:
+        """Map one more origin to a session (the PR a session opened), unless it has one; returns its holder."""
+        if await self.redis.set(keys.origin(origin), session_id, nx=True):
+            return session_id
+        holder: str = await self.redis.get(keys.origin(origin))
+        return holder
 
     async def recent(self, *, limit: int = 50, before: float | None = None) -> list[Session]:
         top = f"({before}" if before is not None else "+inf"
@@ -174,8 +213,8 @@ class SessionStore:
         self, session_id: str, status: SessionStatus, finished: RunFinished, *, delivered_through: str | None
     ) -> bool:
         """Mark the run ended unless a message arrived it has not seen; False means: keep going."""
-        assert status in TERMINAL_STATUSES
-        error = "" if finished.outcome == "finished" else finished.summary
+        assert status in TERMINAL_STATUSES or status == "waiting_for_input"  # waiting: for its sub-sessions
+        error = "" if finished.outcome in ("finished", "waiting") else finished.summary
         event = StatusChanged(status=status, reason=finished.summary[:300])
         ended = await self._end_run(
             keys=[keys.session(session_id), keys.events(session_id), keys.inbox(session_id)],
@@ -192,13 +231,16 @@ class SessionStore:
         return bool(ended)
 
     async def request_cancel(self, session_id: str) -> str:
-        """'cancelled' (was queued), 'requested' (the worker stops it), or the status it already had."""
+        """'cancelled' (was queued, or waiting with no run going on), 'requested' (the worker stops it), or the
+        status it already had. The session's sub-sessions are cancelled with it."""
         if not await self.exists(session_id):
             raise NotFound(f"no session {session_id!r}")
-        event = StatusChanged(status="cancelled", reason="cancelled before it started")
+        event = StatusChanged(status="cancelled", reason="cancelled while no run was going on")
         result: str = await self._cancel(
             keys=[keys.session(session_id), keys.events(session_id)], args=[_json(event), time.time()]
         )
+        for child_id in await self.redis.zrange(keys.children(session_id), 0, -1):
+            await self.request_cancel(child_id)
         return result
 
 

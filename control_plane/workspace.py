@@ -16,6 +16,9 @@ BASE_REF = "refs/nightshift/base"
 SEED = ".git/nightshift-seed.bundle"
 OUT = ".git/nightshift-out.bundle"
 IDENTITY = "git config user.name Nightshift && git config user.email nightshift@users.noreply.local"
+# Build droppings the agent's test runs leave behind are never work, even in a repo without a .gitignore.
+NEVER_COMMIT = ["__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/"]
+IDENTITY += " && printf '%s\\n' " + " ".join(f"'{p}'" for p in NEVER_COMMIT) + " >> .git/info/exclude"
 NO_CHANGES = "NIGHTSHIFT-NO-CHANGES"
 
 
@@ -26,15 +29,21 @@ async def _sh(sandbox: Sandbox, command: str, what: str, timeout_s: float = 600)
     return result.output
 
 
-async def seed(sandbox: Sandbox, mirrors: Mirrors, mirror: Path, commit: str, branch: str) -> None:
+async def seed(
+    sandbox: Sandbox, mirrors: Mirrors, mirror: Path, commit: str, branch: str, *, upstream: str | None = None
+) -> None:
+    """`upstream` (a branch of the mirror) comes along as origin/<upstream>, so the agent can merge it in."""
+    also = [f"refs/heads/{upstream}"] if upstream else []
+    fetch_upstream = "".join(" " + shlex.quote(f"+{ref}:refs/remotes/origin/{upstream}") for ref in also)
     with tempfile.TemporaryDirectory(prefix="nightshift-seed-") as tmp:
         bundle = Path(tmp) / "seed.bundle"
-        await mirrors.bundle(mirror, commit, BASE_REF, bundle)
+        await mirrors.bundle(mirror, commit, BASE_REF, bundle, also=also)
         await _sh(sandbox, f"git init -q -b {shlex.quote(branch)} .", "git init")
         await sandbox.write_file(SEED, bundle.read_bytes())
     await _sh(
         sandbox,
-        f"git fetch -q {SEED} {BASE_REF}:{BASE_REF} && git reset -q --hard {BASE_REF} && rm -f {SEED} && {IDENTITY}",
+        f"git fetch -q {SEED} +{BASE_REF}:{BASE_REF}{fetch_upstream} && git reset -q --hard {BASE_REF} && "
+        f"rm -f {SEED} && {IDENTITY}",
         "checking out the base commit",
     )
 

@@ -18,4 +18,6 @@ class AnthropicConfig(BaseModel):
     retry_base_s: float = 2.0
     """First backoff; doubles each retry unless the API sends retry-after."""
     request_timeout_s: float = 600.0
+    context_window_tokens: int = 200_000
+    """The model's context window; the conversation is compacted before it fills up."""
     prices: dict[str, Price] = DEFAULT_PRICES

@@ -9,7 +9,7 @@ from pydantic import JsonValue
 from harness.anthropic_config import AnthropicConfig
 from harness.errors import ConfigError, ModelAPIError
 from harness.messages import ContentBlock, Message, ModelTurn, TextBlock, ToolSpec, ToolUseBlock, Usage
-from harness.model import RETRYABLE_ERROR_TYPES, RETRYABLE_STATUS, RetryCallback, retry_delay_s
+from harness.model import RETRYABLE_ERROR_TYPES, RETRYABLE_STATUS, RetryCallback, ToolChoice, retry_delay_s
 from harness.pricing import cost_usd
 
 Json = dict[str, JsonValue]
@@ -20,6 +20,7 @@ class AnthropicModel:
     def __init__(self, config: AnthropicConfig) -> None:
         self.config = config
         self.name = config.model
+        self.context_window_tokens = config.context_window_tokens
         # Our own retry loop (max_retries=0 here) reports each retry to the session log.
         self._client = anthropic.AsyncAnthropic(
             api_key=config.api_key, base_url=config.base_url, max_retries=0, timeout=config.request_timeout_s
@@ -31,11 +32,14 @@ class AnthropicModel:
         messages: Sequence[Message],
         tools: Sequence[ToolSpec],
         on_retry: RetryCallback | None = None,
+        *,
+        tool_choice: ToolChoice = "auto",
+        max_tokens: int | None = None,
     ) -> ModelTurn:
         attempt = 0
         while True:
             try:
-                return await self._call(system, messages, tools)
+                return await self._call(system, messages, tools, tool_choice, max_tokens or self.config.max_tokens)
             except (anthropic.APIStatusError, anthropic.APIConnectionError) as e:
                 attempt += 1
                 wait_s = self._wait_for(e, attempt)
@@ -55,12 +59,20 @@ class AnthropicModel:
             attempt, max_retries=self.config.max_retries, base_s=self.config.retry_base_s, retry_after_s=_retry_after(e)
         )
 
-    async def _call(self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ModelTurn:
+    async def _call(
+        self,
+        system: str,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        tool_choice: ToolChoice,
+        max_tokens: int,
+    ) -> ModelTurn:
         async with self._client.messages.stream(
             model=self.config.model,
-            max_tokens=self.config.max_tokens,
+            max_tokens=max_tokens,
             system=[{"type": "text", "text": system, "cache_control": CACHE}],
             tools=_tool_params(tools),
+            tool_choice={"type": tool_choice} if tools else anthropic.omit,
             messages=_message_params(messages),
         ) as stream:
             final = await stream.get_final_message()
@@ -87,13 +99,20 @@ def _tool_params(tools: Sequence[ToolSpec]) -> list[Json]:
 
 
 def _message_params(messages: Sequence[Message]) -> list[Json]:
+    """Two moving breakpoints (with tools and system, the API's maximum of four): on the newest block, which the
+    next request reads back, and on the end of the previous user message, where the previous request's breakpoint
+    was. The second keeps the cache hit when one turn adds more than the 20 blocks a breakpoint looks back over
+    (many parallel tool results), and makes a compaction request, which repeats the conversation and adds one
+    instruction, read the whole conversation from cache."""
     params: list[Json] = [m.model_dump() for m in messages]
-    # A breakpoint on the newest block moves forward each turn, so a long tool loop reads its prefix from cache.
-    last = params[-1]["content"]
-    assert isinstance(last, list) and last, "a request ends with a non-empty user message"
-    block = last[-1]
-    assert isinstance(block, dict)
-    last[-1] = {**block, "cache_control": CACHE}
+    users = [p for p in params if p["role"] == "user"]
+    assert users and users[-1] is params[-1], "a request ends with a user message"
+    for message in users[-2:]:
+        content = message["content"]
+        assert isinstance(content, list) and content, "user messages are never empty"
+        block = content[-1]
+        assert isinstance(block, dict)
+        content[-1] = {**block, "cache_control": CACHE}
     return params
 
 

@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from harness.messages import ContentBlock, StopReason, Usage
+from harness.messages import ContentBlock, StopReason, TextBlock, Usage
 
 SessionStatus = Literal["queued", "running", "waiting_for_input", "finished", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"finished", "failed", "cancelled"})
-RunOutcome = Literal["finished", "budget_exhausted", "cancelled", "failed"]
+RunOutcome = Literal["finished", "budget_exhausted", "cancelled", "failed", "waiting"]
+"""waiting: the agent paused until its sub-sessions end (status waiting_for_input); their end wakes it."""
 
 
 class _Event(BaseModel):
@@ -28,6 +29,8 @@ class SessionCreated(_Event):
     branch: str
     source: str
     requested_by: str
+    parent_id: str | None = None
+    """Set for a sub-session: the session that started it."""
 
 
 class UserMessage(_Event):
@@ -60,6 +63,8 @@ class ModelTurnEvent(_Event):
     cost_usd: float
     delivered_through: str | None = None
     """Id of the newest user_message event that was part of the request behind this turn."""
+    notice: str | None = None
+    """Text the harness itself put at the end of that request (the wrap-up request when a budget ran out)."""
 
 
 class ModelRetry(_Event):
@@ -102,10 +107,56 @@ class BranchPushed(_Event):
     """True when pushed because a run ended early (budget, cancel, error), so no work is lost."""
 
 
+class PullRequestOpened(_Event):
+    kind: Literal["pull_request"] = "pull_request"
+    url: str
+    number: int
+    action: Literal["opened", "updated"]
+    """opened: the work got a new pull request; updated: its description now tells about the latest run."""
+    draft: bool = False
+
+
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
     outcome: RunOutcome
     summary: str
+
+
+class Compacted(_Event):
+    kind: Literal["compacted"] = "compacted"
+    content: list[TextBlock]
+    """What the transcript restarts from: the task as first given, then the summary of the work so far."""
+    replaced_steps: int
+    """Model turns the summary stands for."""
+    usage: Usage
+    model: str
+    cost_usd: float
+
+
+class ArtifactSaved(_Event):
+    kind: Literal["artifact"] = "artifact"
+    name: str
+    path: str
+    """Relative to the data dir's artifacts/ directory: `<session_id>/<name>`."""
+    mime_type: str
+    size_bytes: int
+    tool_use_id: str | None = None
+    description: str = ""
+
+
+class RepoNoteAdded(_Event):
+    kind: Literal["repo_note_added"] = "repo_note_added"
+    note_id: str
+    repo: str
+    text: str
+    reason: str = ""
+
+
+class SubSessionStarted(_Event):
+    kind: Literal["sub_session_started"] = "sub_session_started"
+    child_id: str
+    title: str
+    branch: str
 
 
 class ErrorEvent(_Event):
@@ -124,8 +175,13 @@ Event = Annotated[
     | ToolResult
     | Note
     | BranchPushed
+    | PullRequestOpened
     | RunFinished
-    | ErrorEvent,
+    | ErrorEvent
+    | Compacted
+    | ArtifactSaved
+    | RepoNoteAdded
+    | SubSessionStarted,
     Field(discriminator="kind"),
 ]
 EVENT: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,4 +1,4 @@
-"""The agent loop: ask the model, run the tools it calls, repeat until it finishes or a budget ends it.
+"""The agent loop: ask the model, run the tools it calls, repeat until it finishes, pauses or a budget ends it.
 
 Everything the loop does is appended to the session's event log before the next thing happens, so a
 worker that dies at any point leaves a log another worker can resume from (transcript.rebuild).
@@ -10,13 +10,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic import BaseModel
+
+from harness.artifacts import ArtifactStore, safe_name
 from harness.budget import Budget, exhausted
-from harness.events import Event, ModelRetry, ModelTurnEvent, RunOutcome, ToolResult, ToolStarted, UserMessage
-from harness.messages import Message, ModelTurn, ToolResultBlock, ToolUseBlock
+from harness.compaction import CompactionConfig, compact, due
+from harness.errors import ModelAPIError
+from harness.events import (
+    ArtifactSaved,
+    Event,
+    ModelRetry,
+    ModelTurnEvent,
+    Note,
+    RunOutcome,
+    ToolResult,
+    ToolStarted,
+    UserMessage,
+)
+from harness.messages import Message, ModelTurn, TextBlock, ToolResultBlock, ToolUseBlock
 from harness.model import Model
-from harness.sandboxes import Sandbox
-from harness.tools import FINISH, ToolLimits, ToolOutcome, describe, run_tool, tool_specs
-from harness.transcript import INTERRUPTED, Transcript, missing_results, next_user_content
+from harness.prompt import wrap_up_request
+from harness.subsession_tools import WAIT, WAITING
+from harness.toolbox import ToolContext, ToolOutcome
+from harness.tools import FINISH, describe, run_tool, tool_specs
+from harness.transcript import INTERRUPTED, Transcript, add_turn, missing_results, next_user_content, restart
 
 CUT_OFF = "not run: your response hit max_tokens and this tool call may be incomplete. Retry in smaller steps."
 CANCELLED = "cancelled: the session was stopped while this tool ran."
@@ -40,22 +57,30 @@ class LoopResult:
     summary: str
 
 
+class LoopConfig(BaseModel):
+    budget: Budget = Budget()
+    compaction: CompactionConfig = CompactionConfig()
+    wrap_up_max_tokens: int = 1500
+    """The report a run writes when a budget ends it: one model call, capped, counted like any other."""
+
+
 class AgentLoop:
     def __init__(
         self,
         *,
         model: Model,
-        sandbox: Sandbox,
+        tools: ToolContext,
         sink: EventSink,
         inbox: Inbox,
+        artifacts: ArtifactStore,
         system: str,
-        budget: Budget,
-        limits: ToolLimits,
+        config: LoopConfig,
         redact: Callable[[str], str],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.model, self.sandbox, self.sink, self.inbox = model, sandbox, sink, inbox
-        self.system, self.budget, self.limits, self.redact, self.clock = system, budget, limits, redact, clock
+        self.model, self.tools, self.sink, self.inbox, self.artifacts = model, tools, sink, inbox, artifacts
+        self.system, self.config, self.redact, self.clock = system, config, redact, clock
+        self.specs = tool_specs(tools)  # fixed for the run: the tool list is part of the cached prefix
 
     async def run(self, t: Transcript) -> LoopResult:
         started = self.clock()
@@ -63,41 +88,83 @@ class AgentLoop:
             await self._record(use, ToolOutcome(output=INTERRUPTED, is_error=True), t, 0)
         while True:
             new = await self.inbox.take(t.delivered_through)
+            if t.wrapped_up and not new:  # resumed after the report was logged: that run had ended on its budget
+                return LoopResult("budget_exhausted", _last_summary(t))
+            if _waiting(t) and not new:
+                return LoopResult("waiting", _waiting_summary(t))
             if _turn_over(t) and not new:
                 return LoopResult("finished", _last_summary(t))
-            reason = exhausted(t.spent, self.budget, self.clock() - started)
+            reason = exhausted(t.spent, self.config.budget, self.clock() - started)
             if reason is not None:
-                return LoopResult("budget_exhausted", reason)
+                return LoopResult("budget_exhausted", await self._wrap_up(t, new, reason))
+            if due(t, self.model.context_window_tokens, self.config.compaction):
+                await self._compact(t)
             turn = await self._ask(t, new)
             if turn.stop_reason == "refusal":
                 return LoopResult("failed", "the model refused to continue this task")
             await self._run_tools(t, turn)
+            if _waiting(t):
+                return LoopResult("waiting", _waiting_summary(t))
             if _turn_over(t):
                 return LoopResult("finished", _last_summary(t))
 
     async def _ask(self, t: Transcript, new: list[tuple[str, UserMessage]]) -> ModelTurn:
         user = Message(role="user", content=list(next_user_content(t, [m for _, m in new])))
-        messages = [*t.messages, user]
-        turn = await self.model.complete(self.system, messages, tool_specs(), on_retry=self._on_retry)
-        delivered = new[-1][0] if new else t.delivered_through
-        step = t.steps + 1
-        await self.sink.append(
-            ModelTurnEvent(
-                step=step,
-                content=turn.content,
-                stop_reason=turn.stop_reason,
-                usage=turn.usage,
-                model=turn.model,
-                cost_usd=turn.cost_usd,
-                delivered_through=delivered,
-            )
-        )
-        t.messages = [*messages, Message(role="assistant", content=turn.content)]
-        t.open_tool_uses, t.results, t.delivered_through, t.steps = turn.tool_uses, {}, delivered, step
-        t.spent.steps += 1
-        t.spent.tokens += turn.usage.total_tokens
-        t.spent.cost_usd += turn.cost_usd
+        turn = await self.model.complete(self.system, [*t.messages, user], self.specs, on_retry=self._on_retry)
+        await self._log_turn(t, user, turn, new)
         return turn
+
+    async def _log_turn(
+        self,
+        t: Transcript,
+        user: Message,
+        turn: ModelTurn,
+        new: list[tuple[str, UserMessage]],
+        notice: str | None = None,
+    ) -> None:
+        event = ModelTurnEvent(
+            step=t.steps + 1,
+            content=turn.content,
+            stop_reason=turn.stop_reason,
+            usage=turn.usage,
+            model=turn.model,
+            cost_usd=turn.cost_usd,
+            delivered_through=new[-1][0] if new else t.delivered_through,
+            notice=notice,
+        )
+        await self.sink.append(event)
+        add_turn(t, user, event)
+
+    async def _wrap_up(self, t: Transcript, new: list[tuple[str, UserMessage]], reason: str) -> str:
+        """One last, tool-less call for the report of what is done and what remains; the runner then pushes the
+        work as a checkpoint. The exchange stays in the transcript, so a later run starts from that report."""
+        notice = wrap_up_request(reason)
+        user = Message(role="user", content=list(next_user_content(t, [m for _, m in new], notice)))
+        try:
+            turn = await self.model.complete(
+                self.system,
+                [*t.messages, user],
+                self.specs,
+                on_retry=self._on_retry,
+                tool_choice="none",
+                max_tokens=self.config.wrap_up_max_tokens,
+            )
+        except ModelAPIError as e:
+            await self.sink.append(Note(text=f"no wrap-up report: the model API failed: {e}"))
+            return reason
+        # Text only: a tool call here would never be run, and would be left open in the transcript.
+        report = turn.text.strip() or "(the model wrote no report)"
+        text_only = turn.model_copy(update={"content": [TextBlock(text=report)], "stop_reason": "end_turn"})
+        await self._log_turn(t, user, text_only, new, notice)
+        return f"{reason}\n\n{report}"
+
+    async def _compact(self, t: Transcript) -> None:
+        compacted = await compact(self.model, self.system, self.specs, t, self.config.compaction, self._on_retry)
+        if compacted is None:
+            await self.sink.append(Note(text="compaction skipped: the model wrote no summary"))
+            return
+        await self.sink.append(compacted)
+        restart(t, compacted)
 
     async def _run_tools(self, t: Transcript, turn: ModelTurn) -> None:
         for use in turn.tool_uses:
@@ -109,7 +176,7 @@ class AgentLoop:
             )
             began = time.monotonic()
             try:
-                outcome = await run_tool(self.sandbox, use.name, use.input, self.limits)
+                outcome = await run_tool(self.tools, use.name, use.input)
             except asyncio.CancelledError:
                 await self._record(use, ToolOutcome(output=CANCELLED, is_error=True), t, _ms_since(began))
                 raise
@@ -117,6 +184,18 @@ class AgentLoop:
 
     async def _record(self, use: ToolUseBlock, outcome: ToolOutcome, t: Transcript, duration_ms: int) -> None:
         output = self.redact(outcome.output)
+        for event in outcome.events:
+            await self.sink.append(event)
+        for artifact in outcome.artifacts:
+            await self._save(use, f"{use.id}-{artifact.name}", artifact.data, artifact.mime_type, artifact.description)
+        if outcome.full_output is not None:
+            full = self.redact(outcome.full_output).encode()
+            name = f"{use.id}-output.txt"
+            await self._save(use, name, full, "text/plain; charset=utf-8", f"full output of {use.name}")
+            output += (
+                f"\n[the full output ({len(full):,} bytes) is kept as artifact {safe_name(name)} for people; "
+                "to see a part of it, narrow the command (grep, head, tail, sed -n)]"
+            )
         await self.sink.append(
             ToolResult(
                 tool_use_id=use.id,
@@ -128,6 +207,19 @@ class AgentLoop:
             )
         )
         t.results[use.id] = ToolResultBlock(tool_use_id=use.id, content=output, is_error=outcome.is_error)
+
+    async def _save(self, use: ToolUseBlock, name: str, data: bytes, mime_type: str, description: str) -> None:
+        name = safe_name(name)
+        path = await self.artifacts.save(name, data)
+        saved = ArtifactSaved(
+            name=name,
+            path=path,
+            mime_type=mime_type,
+            size_bytes=len(data),
+            tool_use_id=use.id,
+            description=description,
+        )
+        await self.sink.append(saved)
 
     async def _on_retry(self, attempt: int, wait_s: float, error: str) -> None:
         await self.sink.append(ModelRetry(attempt=attempt, wait_s=wait_s, error=error))
@@ -145,6 +237,18 @@ def _failed(t: Transcript, use: ToolUseBlock) -> bool:
 def _turn_over(t: Transcript) -> bool:
     """The agent has nothing more to do until someone writes: it called finish, or answered without tools."""
     return bool(t.messages) and (not t.open_tool_uses or _finish_call(t) is not None)
+
+
+def _waiting(t: Transcript) -> bool:
+    """The last turn paused the session for its sub-sessions (a wait_for_sessions that did not return at once)."""
+    return any(
+        u.name == WAIT and (r := t.results.get(u.id)) is not None and r.content.startswith(WAITING)
+        for u in t.open_tool_uses
+    )
+
+
+def _waiting_summary(t: Transcript) -> str:
+    return next(r.content for u in t.open_tool_uses if (r := t.results.get(u.id)) and u.name == WAIT)
 
 
 def _last_summary(t: Transcript) -> str:

@@ -1,16 +1,21 @@
 """The interface every model client implements, and the retry decision they share."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 from harness.messages import Message, ModelTurn, ToolSpec
 
 RetryCallback = Callable[[int, float, str], Awaitable[None]]
 """(attempt, wait_s, error) — called before sleeping, so people watching see why it is slow."""
+ToolChoice = Literal["auto", "none"]
+"""none: the tools stay in the request (same cached prefix; the API needs them to read past tool calls) but the
+model must answer in text. Used for the summaries the harness asks for (compaction, the wrap-up report)."""
 
 
 class Model(Protocol):
     name: str
+    context_window_tokens: int
+    """How much the model reads per request; the loop compacts the conversation before it gets there."""
 
     async def complete(
         self,
@@ -18,7 +23,12 @@ class Model(Protocol):
         messages: Sequence[Message],
         tools: Sequence[ToolSpec],
         on_retry: RetryCallback | None = None,
-    ) -> ModelTurn: ...
+        *,
+        tool_choice: ToolChoice = "auto",
+        max_tokens: int | None = None,
+    ) -> ModelTurn:
+        """One assistant turn. max_tokens, when given, caps this response below the configured maximum."""
+        ...
 
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})

@@ -1,21 +1,17 @@
-"""The tools the agent can call. Each tool validates its input with a pydantic model and acts only
-through the Sandbox interface, so the same tools work on every provider."""
+"""The tools the agent can call, and the registry of all of them. Each tool validates its input with a pydantic
+model and acts only through its ToolContext (the Sandbox interface and the capabilities the control plane wired
+in), so the same tools work on every provider. The code tools live here; the others in agent_tools.py
+(skills, repo notes, screenshots) and subsession_tools.py."""
 
 import shlex
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, JsonValue, ValidationError
 
-from harness.errors import SandboxError
+from harness import agent_tools, subsession_tools
+from harness.errors import SandboxError, ToolInputError
 from harness.messages import ToolSpec
 from harness.sandboxes import Sandbox
-
-
-class ToolOutcome(BaseModel):
-    output: str
-    is_error: bool = False
-    truncated: bool = False
+from harness.toolbox import Tool, ToolContext, ToolOutcome, capped
 
 
 class ShellInput(BaseModel):
@@ -55,39 +51,16 @@ class FinishInput(BaseModel):
     summary: str = Field(description="What you did, how you checked it, and anything left for a person to do.")
 
 
-@dataclass(frozen=True)
-class ToolLimits:
-    output_limit_bytes: int = 30_000
-    """Tool output shown to the model; longer output is cut in the middle and marked."""
-    max_command_timeout_s: int = 600
-
-
-Runner = Callable[[Sandbox, BaseModel, ToolLimits], Awaitable[ToolOutcome]]
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    description: str
-    input_model: type[BaseModel]
-    run: Runner
-
-    def spec(self) -> ToolSpec:
-        schema: dict[str, JsonValue] = self.input_model.model_json_schema()
-        schema.pop("title", None)
-        return ToolSpec(name=self.name, description=self.description, input_schema=schema)
-
-
-async def _shell(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> ToolOutcome:
+async def _shell(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     assert isinstance(args, ShellInput)
-    timeout_s = min(args.timeout_s, limits.max_command_timeout_s)
-    result = await sandbox.exec(args.command, timeout_s=timeout_s, output_limit_bytes=limits.output_limit_bytes)
-    status = f"killed after {timeout_s}s (timeout)" if result.timed_out else f"exit code {result.exit_code}"
-    return ToolOutcome(
-        output=f"{status}\n{result.output}",
-        is_error=result.timed_out or result.exit_code != 0,
-        truncated=result.truncated,
+    timeout_s = min(args.timeout_s, ctx.limits.max_command_timeout_s)
+    result = await ctx.sandbox.exec(
+        args.command, timeout_s=timeout_s, output_limit_bytes=ctx.limits.artifact_limit_bytes
     )
+    status = f"killed after {timeout_s}s (timeout)" if result.timed_out else f"exit code {result.exit_code}"
+    shown = capped(f"{status}\n{result.output}", ctx.limits)
+    failed = result.timed_out or result.exit_code != 0
+    return shown.model_copy(update={"is_error": failed, "truncated": shown.truncated or result.truncated})
 
 
 async def _read_text(sandbox: Sandbox, path: str) -> str:
@@ -97,26 +70,26 @@ async def _read_text(sandbox: Sandbox, path: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-async def _read_file(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> ToolOutcome:
+async def _read_file(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     assert isinstance(args, ReadFileInput)
-    lines = (await _read_text(sandbox, args.path)).splitlines()
+    lines = (await _read_text(ctx.sandbox, args.path)).splitlines()
     start = args.offset_line - 1
     shown = lines[start : start + args.limit_lines]
     body = "\n".join(f"{n:6}\t{line}" for n, line in enumerate(shown, start=args.offset_line))
     if start + len(shown) < len(lines):
         body += f"\n[... {len(lines) - start - len(shown)} more lines; read on with offset_line]"
-    return _capped(body or "(empty file)", limits)
+    return capped(body or "(empty file)", ctx.limits)
 
 
-async def _write_file(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> ToolOutcome:
+async def _write_file(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     assert isinstance(args, WriteFileInput)
-    await sandbox.write_file(args.path, args.content.encode())
+    await ctx.sandbox.write_file(args.path, args.content.encode())
     return ToolOutcome(output=f"wrote {len(args.content.encode())} bytes to {args.path}")
 
 
-async def _edit_file(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> ToolOutcome:
+async def _edit_file(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     assert isinstance(args, EditFileInput)
-    text = await _read_text(sandbox, args.path)
+    text = await _read_text(ctx.sandbox, args.path)
     count = text.count(args.old_text) if args.old_text else 0
     if count == 0:
         return ToolOutcome(output=f"old_text was not found in {args.path}; nothing changed", is_error=True)
@@ -125,83 +98,92 @@ async def _edit_file(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> T
             output=f"old_text occurs {count} times in {args.path}; add context to make it unique, or set replace_all",
             is_error=True,
         )
-    await sandbox.write_file(args.path, text.replace(args.old_text, args.new_text).encode())
+    await ctx.sandbox.write_file(args.path, text.replace(args.old_text, args.new_text).encode())
     return ToolOutcome(output=f"replaced {count} occurrence(s) in {args.path}")
 
 
-async def _search(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> ToolOutcome:
+async def _search(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     assert isinstance(args, SearchInput)
     pattern, path = shlex.quote(args.pattern), shlex.quote(args.path)
     command = (
         f"if command -v rg >/dev/null; then rg -n --no-heading --color never -e {pattern} -- {path}; "
         f"else grep -rnE --exclude-dir=.git -e {pattern} -- {path}; fi"
     )
-    result = await sandbox.exec(command, timeout_s=60, output_limit_bytes=limits.output_limit_bytes)
+    result = await ctx.sandbox.exec(command, timeout_s=60, output_limit_bytes=ctx.limits.artifact_limit_bytes)
     if result.exit_code == 1 and not result.output:
         return ToolOutcome(output="no matches")
-    return ToolOutcome(output=result.output, is_error=result.exit_code not in (0, 1), truncated=result.truncated)
+    shown = capped(result.output, ctx.limits)
+    failed = result.exit_code not in (0, 1)
+    return shown.model_copy(update={"is_error": failed, "truncated": shown.truncated or result.truncated})
 
 
-async def _list_files(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> ToolOutcome:
+async def _list_files(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     assert isinstance(args, ListFilesInput)
     command = (
         f"find {shlex.quote(args.path)} -maxdepth {args.max_depth} -not -path '*/.git' -not -path '*/.git/*' "
         "| LC_ALL=C sort | head -n 1000"
     )
-    result = await sandbox.exec(command, timeout_s=60, output_limit_bytes=limits.output_limit_bytes)
-    return ToolOutcome(output=result.output, is_error=result.exit_code != 0, truncated=result.truncated)
+    result = await ctx.sandbox.exec(command, timeout_s=60, output_limit_bytes=ctx.limits.artifact_limit_bytes)
+    shown = capped(result.output, ctx.limits)
+    return shown.model_copy(
+        update={"is_error": result.exit_code != 0, "truncated": shown.truncated or result.truncated}
+    )
 
 
-async def _finish(sandbox: Sandbox, args: BaseModel, limits: ToolLimits) -> ToolOutcome:
+async def _finish(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     return ToolOutcome(output="Session finished; the control plane commits and pushes your work.")
 
 
-def _capped(text: str, limits: ToolLimits) -> ToolOutcome:
-    data = text.encode()
-    if len(data) <= limits.output_limit_bytes:
-        return ToolOutcome(output=text)
-    half = limits.output_limit_bytes // 2
-    cut = len(data) - 2 * half
-    head, tail = data[:half].decode(errors="ignore"), data[-half:].decode(errors="ignore")
-    return ToolOutcome(output=f"{head}\n[... {cut} bytes cut ...]\n{tail}", truncated=True)
-
-
 FINISH = "finish"
-TOOLS: dict[str, Tool] = {
-    t.name: t
-    for t in [
-        Tool("shell", "Run a bash command in the sandbox (tests, builds, git status...).", ShellInput, _shell),
-        Tool("read_file", "Read a text file with line numbers.", ReadFileInput, _read_file),
-        Tool("write_file", "Create or overwrite a file.", WriteFileInput, _write_file),
-        Tool("edit_file", "Replace exact text in a file.", EditFileInput, _edit_file),
-        Tool("search", "Search file contents with a regular expression.", SearchInput, _search),
-        Tool("list_files", "List files and directories.", ListFilesInput, _list_files),
-        Tool(FINISH, "End the session with a summary once the work is done and checked.", FinishInput, _finish),
-    ]
-}
+CODE_TOOLS = [
+    Tool("shell", "Run a bash command in the sandbox (tests, builds, git status...).", ShellInput, _shell),
+    Tool("read_file", "Read a text file with line numbers.", ReadFileInput, _read_file),
+    Tool("write_file", "Create or overwrite a file.", WriteFileInput, _write_file),
+    Tool("edit_file", "Replace exact text in a file.", EditFileInput, _edit_file),
+    Tool("search", "Search file contents with a regular expression.", SearchInput, _search),
+    Tool("list_files", "List files and directories.", ListFilesInput, _list_files),
+]
+FINISH_TOOL = Tool(FINISH, "End the session with a summary once the work is done and checked.", FinishInput, _finish)
+# finish stays last: the list is the cached prefix of every request, and its end carries the cache breakpoint.
+TOOLS: dict[str, Tool] = {t.name: t for t in [*CODE_TOOLS, *agent_tools.TOOLS, *subsession_tools.TOOLS, FINISH_TOOL]}
 
 
-def tool_specs() -> list[ToolSpec]:
-    return [t.spec() for t in TOOLS.values()]
+def available(ctx: ToolContext) -> list[Tool]:
+    return [t for t in TOOLS.values() if t.available(ctx)]
+
+
+def tool_specs(ctx: ToolContext) -> list[ToolSpec]:
+    return [t.spec() for t in available(ctx)]
 
 
 def describe(name: str, raw: dict[str, JsonValue]) -> str:
     """One line for people watching the session."""
-    key = {"shell": "command", "search": "pattern", "finish": "summary"}.get(name, "path")
+    key = {
+        "shell": "command",
+        "search": "pattern",
+        "finish": "summary",
+        "load_skill": "name",
+        "propose_note": "text",
+        "take_screenshot": "url",
+        "spawn_session": "task",
+        "message_session": "session_id",
+        "collect_session": "session_id",
+    }.get(name, "path")
     value = str(raw.get(key, "")).replace("\n", " ")
     return f"{name} {value[:160]}".rstrip()
 
 
-async def run_tool(sandbox: Sandbox, name: str, raw: dict[str, JsonValue], limits: ToolLimits) -> ToolOutcome:
-    """Run one tool call. Bad input and sandbox failures become error results the model can react to."""
+async def run_tool(ctx: ToolContext, name: str, raw: dict[str, JsonValue]) -> ToolOutcome:
+    """Run one tool call. Bad input, refusals and sandbox failures become error results the model can react to."""
     tool = TOOLS.get(name)
-    if tool is None:
-        return ToolOutcome(output=f"unknown tool {name!r}; available: {', '.join(TOOLS)}", is_error=True)
+    if tool is None or not tool.available(ctx):
+        names = ", ".join(t.name for t in available(ctx))
+        return ToolOutcome(output=f"unknown tool {name!r}; available: {names}", is_error=True)
     try:
         args = tool.input_model.model_validate(raw)
     except ValidationError as e:
         return ToolOutcome(output=f"invalid input for {name}: {e}", is_error=True)
     try:
-        return await tool.run(sandbox, args, limits)
-    except SandboxError as e:
+        return await tool.run(ctx, args)
+    except (SandboxError, ToolInputError) as e:
         return ToolOutcome(output=f"{name} failed: {e}", is_error=True)

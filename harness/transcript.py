@@ -3,12 +3,15 @@
 The log is the source of truth, so a worker that resumes a session another worker left (crash, kill -9,
 graceful stop) rebuilds exactly what the model was sent, and repairs a turn whose tool calls never got a
 result: the API refuses a transcript with a tool_use that has no tool_result right after it.
+
+A `compacted` event restarts the transcript from its content (the task, then a summary of the work so far), so
+a session compacted before a crash resumes from the same compacted transcript, not from the full history.
 """
 
 from dataclasses import dataclass, field
 
 from harness.budget import Spent
-from harness.events import LoggedEvent, ModelTurnEvent, RunStarted, ToolResult, UserMessage
+from harness.events import Compacted, LoggedEvent, ModelTurnEvent, RunStarted, ToolResult, UserMessage
 from harness.messages import Message, TextBlock, ToolResultBlock, ToolUseBlock
 
 INTERRUPTED = (
@@ -31,6 +34,12 @@ class Transcript:
     """Model calls over the whole session; numbers the next step."""
     spent: Spent = field(default_factory=Spent)
     """Spent by the current run (since the last hand-off), for its budget."""
+    preamble: list[TextBlock] = field(default_factory=list)
+    """After a compaction: what the next user message starts with (the task and the summary); then empty."""
+    context_tokens: int = 0
+    """Tokens the last model call read and wrote: about the size of the conversation so far."""
+    wrapped_up: bool = False
+    """The last turn is the report a run writes when a budget ends it (its request carried a notice)."""
 
 
 def user_text(message: UserMessage) -> str:
@@ -41,14 +50,46 @@ def _result_block(event: ToolResult) -> ToolResultBlock:
     return ToolResultBlock(tool_use_id=event.tool_use_id, content=event.output, is_error=event.is_error)
 
 
-def next_user_content(t: Transcript, new_messages: list[UserMessage]) -> list[TextBlock | ToolResultBlock]:
-    """Tool results first (one per open tool_use, in order), then people's messages, as the API requires."""
+def next_user_content(
+    t: Transcript, new_messages: list[UserMessage], notice: str | None = None
+) -> list[TextBlock | ToolResultBlock]:
+    """Tool results first (one per open tool_use, in order), as the API requires; then the compacted preamble,
+    people's messages, and the harness's own notice."""
     blocks: list[TextBlock | ToolResultBlock] = [
         t.results.get(u.id) or ToolResultBlock(tool_use_id=u.id, content=INTERRUPTED, is_error=True)
         for u in t.open_tool_uses
     ]
+    blocks += t.preamble
     blocks += [TextBlock(text=user_text(m)) for m in new_messages]
+    if notice is not None:
+        blocks.append(TextBlock(text=notice))
     return blocks
+
+
+def add_turn(t: Transcript, user: Message, turn: ModelTurnEvent) -> None:
+    """The transcript after a model call: the request's user message, the answer, its open tool calls."""
+    t.messages += [user, Message(role="assistant", content=turn.content)]
+    t.open_tool_uses = [b for b in turn.content if isinstance(b, ToolUseBlock)]
+    t.results, t.preamble = {}, []
+    t.delivered_through = turn.delivered_through or t.delivered_through
+    t.steps = turn.step
+    t.context_tokens = turn.usage.total_tokens
+    t.wrapped_up = turn.notice is not None
+    _count(t, turn.usage.total_tokens, turn.cost_usd)
+
+
+def restart(t: Transcript, compacted: Compacted) -> None:
+    """The transcript after a compaction: nothing but the preamble the next request starts with."""
+    t.messages, t.open_tool_uses, t.results = [], [], {}
+    t.preamble = list(compacted.content)
+    t.context_tokens = 0
+    _count(t, compacted.usage.total_tokens, compacted.cost_usd)
+
+
+def _count(t: Transcript, tokens: int, cost_usd: float) -> None:
+    t.spent.steps += 1
+    t.spent.tokens += tokens
+    t.spent.cost_usd += cost_usd
 
 
 def missing_results(t: Transcript) -> list[ToolUseBlock]:
@@ -70,15 +111,10 @@ def rebuild(log: list[LoggedEvent]) -> Transcript:
             cut = event.delivered_through
             delivered = [m for i, m in pending if cut is not None and _id_le(i, cut)]
             pending = [(i, m) for i, m in pending if not (cut is not None and _id_le(i, cut))]
-            t.messages.append(Message(role="user", content=list(next_user_content(t, delivered))))
-            t.messages.append(Message(role="assistant", content=event.content))
-            t.open_tool_uses = [b for b in event.content if isinstance(b, ToolUseBlock)]
-            t.results = {}
-            t.delivered_through = cut or t.delivered_through
-            t.steps = event.step
-            t.spent.steps += 1
-            t.spent.tokens += event.usage.total_tokens
-            t.spent.cost_usd += event.cost_usd
+            user = Message(role="user", content=list(next_user_content(t, delivered, event.notice)))
+            add_turn(t, user, event)
+        elif isinstance(event, Compacted):
+            restart(t, event)
     return t
 
 

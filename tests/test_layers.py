@@ -7,6 +7,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["integrations", "reviewer", "control_plane", "harness", "harness.sandboxes"]  # high → low
 PEERS = {("integrations", "reviewer"), ("reviewer", "integrations")}
 LEAVES = {"harness.errors"}  # imports nothing of ours; every layer may use it
+ENTRYPOINTS = {"control_plane/runtime.py", "control_plane/cli.py"}  # composition roots: they wire every layer in
 
 
 def layer(module: str) -> str | None:
@@ -24,6 +25,8 @@ def violations(root: Path = ROOT) -> list[str]:
     found = []
     for top in ("integrations", "reviewer", "control_plane", "harness"):
         for path in (root / top).rglob("*.py"):
+            if path.relative_to(root).as_posix() in ENTRYPOINTS:
+                continue
             me = layer(".".join(path.relative_to(root).with_suffix("").parts))
             for name in (n for n in imports(path) if n not in LEAVES):
                 them = layer(name)

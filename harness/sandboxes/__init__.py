@@ -7,7 +7,10 @@ from harness.sandboxes.base import ExecResult, Sandbox, SandboxProvider, Sandbox
 
 __all__ = ["ExecResult", "Sandbox", "SandboxProvider", "SandboxSpec", "provider_class"]
 
-_PROVIDERS = {"local": "harness.sandboxes.local.LocalSandboxProvider"}
+_PROVIDERS = {
+    "local": "harness.sandboxes.local.LocalSandboxProvider",
+    "modal": "harness.sandboxes.modal.ModalSandboxProvider",
+}
 
 
 def provider_class(name: str) -> type[SandboxProvider]:

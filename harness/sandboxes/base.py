@@ -1,11 +1,21 @@
 """The interface every sandbox provider implements. The control plane and the harness see only this."""
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 OutputCallback = Callable[[str], Awaitable[None]]
+
+
+class NetworkPolicy(BaseModel):
+    """What a sandbox's commands may reach. Per repository, chosen by the control plane."""
+
+    mode: Literal["open", "allowlist", "blocked"] = "open"
+    domains: list[str] = Field(default_factory=list)
+    """allowlist: outbound domains allowed. A provider that cannot filter by domain blocks everything instead."""
+    cidrs: list[str] = Field(default_factory=list)
+    """allowlist: outbound CIDR ranges allowed."""
 
 
 class SandboxSpec(BaseModel):
@@ -13,6 +23,7 @@ class SandboxSpec(BaseModel):
     """One sandbox per session; providers key their state by it."""
     env: dict[str, str] = Field(default_factory=dict)
     """Scoped, user-configured variables for this sandbox only. Never the platform's own secrets."""
+    network: NetworkPolicy = Field(default_factory=NetworkPolicy)
 
 
 class ExecResult(BaseModel):

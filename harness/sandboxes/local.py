@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
+from harness.sandboxes import _local_snapshots
 from harness.sandboxes._process import CommandRun
 from harness.sandboxes.base import ExecResult, OutputCallback, SandboxSpec
 
@@ -87,6 +88,10 @@ _BWRAP_VIEW = _View(workdir="/workspace", home="/home/agent", tmp="/tmp")
 
 
 class LocalSandboxProvider:
+    name = "local"
+    runtime = "local-1"
+    """Bump when the layout of a local snapshot changes: older snapshots are then refused and rebuilt."""
+
     def __init__(self, config: LocalSandboxConfig) -> None:
         self._config = config
         self._root = Path(os.path.realpath(config.root_dir))
@@ -101,6 +106,18 @@ class LocalSandboxProvider:
         dirs = self._dirs(session_id)
         spec = await asyncio.to_thread(_load_spec, dirs, session_id)
         return None if spec is None else LocalSandbox(spec, dirs, self._config, self._bwrap)
+
+    async def restore(self, spec: SandboxSpec, ref: str) -> "LocalSandbox":
+        dirs = self._dirs(spec.session_id)
+        await asyncio.to_thread(_local_snapshots.restore, self._root / _local_snapshots.DIR_NAME, ref, dirs.root)
+        return await self.create(spec)  # create reuses the restored workspace and home
+
+    async def delete_snapshot(self, ref: str) -> None:
+        await asyncio.to_thread(_local_snapshots.delete, self._root / _local_snapshots.DIR_NAME, ref)
+
+    async def sandbox_ids(self) -> list[str]:
+        names = os.listdir(self._root) if self._root.is_dir() else []
+        return sorted(n for n in names if _SESSION_ID.fullmatch(n) and (self._root / n).is_dir())
 
     def _dirs(self, session_id: str) -> _SessionDirs:
         # The id becomes a directory name: anything but a plain name could point elsewhere ("..", "/").
@@ -156,6 +173,11 @@ class LocalSandbox:
         self._check_alive()
         await asyncio.to_thread(_write, self._host_path(path), path, data)
 
+    async def snapshot(self) -> str:
+        self._check_alive()
+        snapshots = self._dirs.root.parent / _local_snapshots.DIR_NAME
+        return await asyncio.to_thread(_local_snapshots.take, self._dirs.root, snapshots)
+
     async def terminate(self) -> None:
         runs = list(self._runs)
         for run in runs:
@@ -190,7 +212,9 @@ class LocalSandbox:
         if self._bwrap is None:
             return shell
         hidden = [*self._config.hidden_paths, self._dirs.root.parent]  # root_dir: the other sessions' sandboxes
-        return [*_bwrap_argv(self._bwrap, self._dirs, hidden, self._config.network, env, cwd), *shell]
+        # Only "open" shares the host's network: bwrap cannot filter by domain, so an allow-list blocks everything.
+        network = self._config.network and self._spec.network.mode == "open"
+        return [*_bwrap_argv(self._bwrap, self._dirs, hidden, network, env, cwd), *shell]
 
     def _resolve_cwd(self, cwd: str | None) -> tuple[str, Path]:
         sandbox_cwd = posixpath.normpath(posixpath.join(self.workdir, cwd or "."))

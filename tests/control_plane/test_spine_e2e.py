@@ -41,6 +41,8 @@ async def test_session_fixes_the_bug_and_pushes_a_branch(rt: Runtime, standin: A
     assert session.summary == "add() now adds; checked add(2, 3) == 5."
     assert "return a + b" in show(remote, f"{session.branch}:calc.py")
     assert show(remote, "main:calc.py").count("return a - b") == 1  # the base branch is untouched
+    files = sh("git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", session.branch).split()
+    assert sorted(files) == ["README.md", "calc.py", "test_calc.py"]  # the test run's __pycache__ is not work
     events = [e.event for e in await rt.store.events(session.id)]
     [pushed] = [e for e in events if isinstance(e, BranchPushed)]
     assert pushed.commit == sh("git", "--git-dir", str(remote), "rev-parse", session.branch).strip()
@@ -136,7 +138,9 @@ async def test_budget_exhaustion_pushes_a_checkpoint_and_says_why(
     assert pushed.checkpoint
     assert show(remote, f"{session.branch}:f1.txt") == "1\n"
     assert "WIP (checkpoint)" in sh("git", "--git-dir", str(remote), "log", "-1", "--format=%s", session.branch)
-    assert len(standin.requests) == 2
+    # two steps of work, then the wrap-up report request: tool-less, so its scripted tool call is never run
+    assert len(standin.requests) == 3 and standin.requests[2].body["tool_choice"] == {"type": "none"}
+    assert "(the model wrote no report)" in session.error
 
 
 async def test_model_errors_are_retried_then_the_session_goes_on(

@@ -135,7 +135,11 @@ async def test_other_processes_are_invisible(sandbox: LocalSandbox, isolation: s
     sleep = shutil.which("sleep") or "sleep"
     control_plane = subprocess.Popen([sleep, marker], env={"NIGHTSHIFT_TEST_SECRET": SECRET})
     try:
-        result = await sandbox.exec("cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n'")
+        # grep inside the sandbox (on a busy host the whole dump would be cut at the output limit), with patterns
+        # that match the values but not themselves: the grep's own command line is in /proc too.
+        secret, mark = (f"{v[:-1]}[{v[-1]}]" for v in (SECRET, marker))
+        probe = f"cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -e '{secret}' -e '{mark}'"
+        result = await sandbox.exec(probe)
     finally:
         control_plane.kill()
         control_plane.wait()

@@ -1,0 +1,33 @@
+"""Building the sandbox provider and warm starts from Settings (used by the composition root only)."""
+
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from control_plane.config import Settings
+from control_plane.git import Mirrors
+from control_plane.sandbox_state import RedisSandboxIds, SnapshotIndex
+from control_plane.warm_start import SandboxStarts
+from harness.sandboxes.local import LocalSandboxConfig, LocalSandboxProvider
+from harness.sandboxes.snapshots import SnapshotProvider
+
+
+def sandbox_provider(settings: Settings, redis: Redis) -> SnapshotProvider:
+    if settings.sandbox == "modal":
+        # Imported here: the modal provider (and the modal package) load only in deployments that use it.
+        from harness.sandboxes.modal import ModalSandboxProvider
+
+        return ModalSandboxProvider(settings.modal, RedisSandboxIds(redis))
+    hidden = [settings.data_dir, Path.home(), *([settings.config_file] if settings.config_file else [])]
+    return LocalSandboxProvider(LocalSandboxConfig(root_dir=settings.data_dir / "sandboxes", hidden_paths=hidden))
+
+
+def sandbox_starts(settings: Settings, redis: Redis, provider: SnapshotProvider, mirrors: Mirrors) -> SandboxStarts:
+    return SandboxStarts(
+        provider=provider,
+        mirrors=mirrors,
+        index=SnapshotIndex(redis),
+        repos=settings.repo_sandboxes,
+        setup_timeout_s=settings.setup_timeout_s,
+        start_timeout_s=settings.start_timeout_s,
+    )

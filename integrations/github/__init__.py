@@ -1,0 +1,65 @@
+"""GitHub as a place to hand Nightshift work, and where its work lands: see README.md in this directory."""
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from redis.asyncio import Redis
+
+from control_plane.git import Mirrors
+from control_plane.pull_requests import PullRequestStore
+from control_plane.store import SessionStore
+from integrations.github.api import GitHubApi
+from integrations.github.auth import GitHubAuth
+from integrations.github.config import GitHubConfig
+from integrations.github.endpoint import webhook_router
+from integrations.github.handler import DeliveryHandler
+from integrations.github.intake import DeliveryConsumer, DeliveryQueue
+from integrations.github.publisher import PullRequestPublisher
+from integrations.github.threads import Threads
+
+__all__ = ["GitHub", "GitHubConfig"]
+
+
+class GitHub:
+    """The integration's parts, wired once per process by the composition root (control_plane.runtime):
+
+    - `credentials`: control_plane.git.GitCredentials, so mirrors clone and push with the App's tokens;
+    - `publisher`:   control_plane.observers.RunObserver, opening PRs and answering in threads;
+    - `router()`:    POST /webhooks/github, whose lifespan runs `consumer`.
+    """
+
+    def __init__(self, config: GitHubConfig, redis: Redis, store: SessionStore, *, mirrors_dir: Path) -> None:
+        self.config = config
+        self.auth = GitHubAuth(config)
+        self.api = GitHubApi(self.auth)
+        threads, prs = Threads(redis), PullRequestStore(redis)
+        self.queue = DeliveryQueue(redis)
+        self.handler = DeliveryHandler(
+            config=config, auth=self.auth, api=self.api, redis=redis, store=store, threads=threads, prs=prs
+        )
+        self.consumer = DeliveryConsumer(
+            redis, self.handler, reclaim_after_s=config.reclaim_after_s, max_attempts=config.max_attempts
+        )
+        self.publisher = PullRequestPublisher(
+            config=config,
+            auth=self.auth,
+            api=self.api,
+            store=store,
+            threads=threads,
+            prs=prs,
+            mirrors=Mirrors(mirrors_dir, credentials=self.auth),
+        )
+
+    @property
+    def credentials(self) -> GitHubAuth:
+        return self.auth
+
+    def router(self) -> APIRouter | None:
+        """The webhook endpoint, when a webhook secret is configured."""
+        if self.config.webhook_secret is None:
+            return None
+        secret = self.config.webhook_secret.get_secret_value().encode()
+        return webhook_router(secret=secret, queue=self.queue, consumer=self.consumer)
+
+    def close(self) -> None:
+        self.auth.close()

@@ -1,0 +1,1 @@
+"""Local stand-ins for the SaaS APIs integrations talk to, for tests and demos."""
