@@ -3,6 +3,7 @@ Nothing a person wrote is lost and no tool call is run twice."""
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -45,7 +46,8 @@ async def test_kill_during_a_tool_call(rt: Runtime, standin: AnthropicStandIn, r
         seen.append(req)
         return Reply(tool_use("finish", {"summary": "resumed"}))
 
-    sleeper = tool_use("shell", {"command": "sleep 31.5"}, id="toolu_sleeper")
+    naptime = f"31.{random.randrange(10**6):06d}"  # unique, so a concurrent run's sleeps are not counted below
+    sleeper = tool_use("shell", {"command": f"sleep {naptime}"}, id="toolu_sleeper")
     standin.register(Script([Reply(sleeper), after_resume], key=tag))
     session = await start(rt, remote, f"{tag} sleep")
     dead = spawn_worker(rt, standin)
@@ -69,7 +71,7 @@ async def test_kill_during_a_tool_call(rt: Runtime, standin: AnthropicStandIn, r
     )  # the interrupted command was not run again
     runs = [(e.run, e.resumed) for e in events if isinstance(e, RunStarted)]
     assert runs == [(1, False), (1, True)]
-    leftover = subprocess.run(["pgrep", "-f", "sleep 31.5"], capture_output=True)
+    leftover = subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True)
     assert leftover.returncode == 1, "the killed worker's command outlived it"
 
 
