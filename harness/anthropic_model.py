@@ -1,6 +1,5 @@
 """Anthropic Messages API client: streaming, tool use, prompt caching, retries with backoff."""
 
-import asyncio
 from collections.abc import Sequence
 
 import anthropic
@@ -9,7 +8,14 @@ from pydantic import JsonValue
 from harness.anthropic_config import AnthropicConfig
 from harness.errors import ConfigError, ModelAPIError
 from harness.messages import ContentBlock, Message, ModelTurn, TextBlock, ToolSpec, ToolUseBlock, Usage
-from harness.model import RETRYABLE_ERROR_TYPES, RETRYABLE_STATUS, RetryCallback, ToolChoice, retry_delay_s
+from harness.model import (
+    RETRYABLE_ERROR_TYPES,
+    RETRYABLE_STATUS,
+    RetryCallback,
+    ToolChoice,
+    call_with_retries,
+    retry_delay_s,
+)
 from harness.pricing import cost_usd
 
 Json = dict[str, JsonValue]
@@ -36,18 +42,14 @@ class AnthropicModel:
         tool_choice: ToolChoice = "auto",
         max_tokens: int | None = None,
     ) -> ModelTurn:
-        attempt = 0
-        while True:
-            try:
-                return await self._call(system, messages, tools, tool_choice, max_tokens or self.config.max_tokens)
-            except (anthropic.APIStatusError, anthropic.APIConnectionError) as e:
-                attempt += 1
-                wait_s = self._wait_for(e, attempt)
-                if wait_s is None:
-                    raise _as_model_error(e) from e
-                if on_retry is not None:
-                    await on_retry(attempt, wait_s, _describe(e))
-                await asyncio.sleep(wait_s)
+        return await call_with_retries(
+            lambda: self._call(system, messages, tools, tool_choice, max_tokens or self.config.max_tokens),
+            errors=(anthropic.APIStatusError, anthropic.APIConnectionError),
+            wait_for=self._wait_for,
+            describe=_describe,
+            fail=_as_model_error,
+            on_retry=on_retry,
+        )
 
     async def close(self) -> None:
         await self._client.close()

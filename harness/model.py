@@ -1,7 +1,8 @@
 """The interface every model client implements, and the retry decision they share."""
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from harness.messages import Message, ModelTurn, ToolSpec
 
@@ -44,3 +45,31 @@ def retry_delay_s(
     if retry_after_s is not None:
         return min(max(retry_after_s, 0.0), cap_s)
     return min(base_s * 2 ** (attempt - 1), cap_s)
+
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
+
+
+async def call_with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    errors: tuple[type[E], ...],
+    wait_for: Callable[[E, int], float | None],
+    describe: Callable[[E], str],
+    fail: Callable[[E], Exception],
+    on_retry: RetryCallback | None,
+) -> T:
+    """The retry loop every model client shares: `wait_for` decides, `on_retry` tells the log, `fail` says why not."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except errors as e:
+            attempt += 1
+            wait_s = wait_for(e, attempt)
+            if wait_s is None:
+                raise fail(e) from e
+            if on_retry is not None:
+                await on_retry(attempt, wait_s, describe(e))
+            await asyncio.sleep(wait_s)

@@ -6,7 +6,6 @@ must directly follow the assistant message that called the tools), its text bloc
 them; an assistant turn becomes one message with `content` and `tool_calls`.
 """
 
-import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from harness.messages import (
     ToolUseBlock,
     Usage,
 )
-from harness.model import RETRYABLE_STATUS, RetryCallback, ToolChoice, retry_delay_s
+from harness.model import RETRYABLE_STATUS, RetryCallback, ToolChoice, call_with_retries, retry_delay_s
 from harness.openai_config import OpenAIConfig
 from harness.pricing import cost_usd
 
@@ -66,18 +65,14 @@ class OpenAIModel:
         tool_choice: ToolChoice = "auto",
         max_tokens: int | None = None,
     ) -> ModelTurn:
-        attempt = 0
-        while True:
-            try:
-                return await self._call(system, messages, tools, tool_choice, max_tokens or self.config.max_tokens)
-            except (openai.APIStatusError, openai.APIConnectionError) as e:
-                attempt += 1
-                wait_s = self._wait_for(e, attempt)
-                if wait_s is None:
-                    raise _as_model_error(e) from e
-                if on_retry is not None:
-                    await on_retry(attempt, wait_s, _describe(e))
-                await asyncio.sleep(wait_s)
+        return await call_with_retries(
+            lambda: self._call(system, messages, tools, tool_choice, max_tokens or self.config.max_tokens),
+            errors=(openai.APIStatusError, openai.APIConnectionError),
+            wait_for=self._wait_for,
+            describe=_describe,
+            fail=_as_model_error,
+            on_retry=on_retry,
+        )
 
     async def close(self) -> None:
         await self._client.close()

@@ -46,22 +46,21 @@ import hashlib
 import itertools
 import json
 import math
-import socket
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 from typing import Literal, Self
 
-import uvicorn
 from pydantic import JsonValue
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from harness.testing.server import ServerThread
 
 __all__ = [
     "AnthropicStandIn",
@@ -334,7 +333,7 @@ class AnthropicStandIn:
         self._keyed: dict[str, Script] = {}
         self._lock = threading.Lock()
         self._cache = _PromptCache()
-        self._server: _ServerThread | None = None
+        self._server: ServerThread | None = None
         for script in scripts:
             self.register(script)
 
@@ -364,7 +363,7 @@ class AnthropicStandIn:
     def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("the stand-in is already serving")
-        server = _ServerThread(self._build_app())
+        server = ServerThread(self._build_app(), "anthropic-standin")
         server.start()
         self._server = server
 
@@ -498,47 +497,6 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     error_type = "not_found_error" if status == 404 else "invalid_request_error"
     return _error_response(status, error_type, f"the scripted stand-in only serves POST /v1/messages ({status})")
-
-
-class _ServerThread:
-    """uvicorn on 127.0.0.1 in a daemon thread, on a socket bound up front so the free port is known at once."""
-
-    def __init__(self, app: Starlette) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            log_config=None,  # leave the test process's logging configuration alone
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ws="none",  # nothing here speaks websockets; skips importing a websockets implementation
-            http="h11",
-            timeout_graceful_shutdown=2,  # a client that abandoned a stream must not hold up stop()
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="anthropic-standin", daemon=True
-        )
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the Anthropic stand-in server did not start")
-            time.sleep(0.005)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout=5)
-        self._socket.close()  # uvicorn closes it on a clean shutdown; closing twice is harmless
 
 
 # --- wire format ------------------------------------------------------------------------------------------------

@@ -42,8 +42,8 @@ from harness.testing.anthropic_standin import (
     Script,
     ScriptedAnswer,
     ToolUseContent,
-    _ServerThread,  # the same uvicorn-in-a-thread server, on a free loopback port
 )
+from harness.testing.server import ServerThread
 
 __all__ = ["ChatRequest", "OpenAIStandIn"]
 
@@ -92,7 +92,7 @@ class OpenAIStandIn:
         self._scripts: dict[str | None, Script] = {}
         self._seen_prefixes: set[str] = set()
         self._lock = threading.Lock()
-        self._server: _ServerThread | None = None
+        self._server: ServerThread | None = None
         for script in scripts:
             self.register(script)
 
@@ -109,8 +109,8 @@ class OpenAIStandIn:
         return f"http://127.0.0.1:{self._server.port}/v1"
 
     def __enter__(self) -> Self:
-        self._server = _ServerThread(
-            Starlette(routes=[Route("/v1/chat/completions", self._endpoint, methods=["POST"])])
+        self._server = ServerThread(
+            Starlette(routes=[Route("/v1/chat/completions", self._endpoint, methods=["POST"])]), "openai-standin"
         )
         self._server.start()
         return self

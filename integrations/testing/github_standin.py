@@ -22,7 +22,6 @@ import base64
 import itertools
 import re
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -32,7 +31,6 @@ from types import TracebackType
 from typing import Literal, Self
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
@@ -40,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harness.testing.server import ServerThread
 from integrations.testing import _github_shapes as shapes
 from integrations.testing._git_http import http_backend
 from integrations.testing._github_shapes import Issue, IssueComment, Json, Pull, Repo, Review, ReviewComment, User
@@ -145,7 +144,7 @@ class GitHubStandIn:
         self.calls: list[Call] = []
         self.git_requests: list[GitRequest] = []
         self.bot = self.add_user(f"{app_slug}[bot]", type="Bot")
-        self._server = _ServerThread(self._build_app())
+        self._server = ServerThread(self._build_app(), "github-standin")
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -974,34 +973,3 @@ async def _json_body(request: Request) -> Json:
     if not isinstance(body, dict):
         raise _Refused(400, "Problems parsing JSON")
     return body
-
-
-class _ServerThread:
-    """uvicorn on 127.0.0.1 in a daemon thread, on a socket bound up front so the port is known at once."""
-
-    def __init__(self, app: Starlette) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none", http="h11"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="github-standin", daemon=True
-        )
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the GitHub stand-in server did not start")
-            time.sleep(0.005)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-        self._socket.close()

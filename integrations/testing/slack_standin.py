@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
 import threading
 import time
 import urllib.parse
@@ -27,11 +26,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from harness.testing.server import ServerThread
 
 TEAM = "T0NIGHTSH1"
 BOT_USER = "U0NSBOT001"
@@ -76,7 +76,7 @@ class SlackStandIn:
         self.messages: dict[tuple[str, str], Message] = {}
         self._lock = threading.Lock()
         self._clock = itertools.count(1)
-        self._server: _ServerThread | None = None
+        self._server: ServerThread | None = None
 
     # --- for tests ---------------------------------------------------------------------------------------------
 
@@ -100,7 +100,7 @@ class SlackStandIn:
             return [c for c in self.calls if c.method == method]
 
     def __enter__(self) -> Self:
-        self._server = _ServerThread(self._app())
+        self._server = ServerThread(self._app(), "slack-standin")
         self._server.start()
         return self
 
@@ -294,31 +294,3 @@ def block_action(question: Message, *, user: str, action_id: str, value: str) ->
         ],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-
-
-class _ServerThread:
-    """uvicorn on a free port in a daemon thread, so the stand-in works from sync and async tests alike."""
-
-    def __init__(self, app: Starlette) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="slack-standin", daemon=True
-        )
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the Slack stand-in server did not start")
-            time.sleep(0.005)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
