@@ -95,6 +95,11 @@ def github_replies(origin: str) -> str:
     return f"{PREFIX}github:replies:{origin}"
 
 
+def github_review_lock(repo: str, number: int, head_sha: str) -> str:
+    """String with TTL (SET NX PX): the process reviewing this PR head, so two deliveries never both post a review."""
+    return f"{PREFIX}github:review:{repo}#{number}@{head_sha}"
+
+
 def notes(repo: str) -> str:
     """Hash: a repository's notes for agents (repo memory), note id -> RepoNote JSON."""
     return f"{PREFIX}notes:{repo}"

@@ -88,7 +88,9 @@ class Runtime:
             config = GitHubConfig.from_settings(self.settings)
             if config is None:
                 return None
-            self._github = GitHub(config, self.redis, self.store, mirrors_dir=self.settings.data_dir / "mirrors")
+            # Reviews use the deployment's default model, opened on the first review.
+            mirrors_dir = self.settings.data_dir / "mirrors"
+            self._github = GitHub(config, self.redis, self.store, mirrors_dir=mirrors_dir, review_model=self.model)
         return self._github
 
     def slack(self) -> "SlackIntegration | None":

@@ -1,5 +1,6 @@
 """GitHub as a place to hand Nightshift work, and where its work lands: see README.md in this directory."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -8,6 +9,7 @@ from redis.asyncio import Redis
 from control_plane.git import Mirrors
 from control_plane.pull_requests import PullRequestStore
 from control_plane.store import SessionStore
+from harness.model import Model
 from integrations.github.api import GitHubApi
 from integrations.github.auth import GitHubAuth
 from integrations.github.config import GitHubConfig
@@ -25,17 +27,36 @@ class GitHub:
 
     - `credentials`: control_plane.git.GitCredentials, so mirrors clone and push with the App's tokens;
     - `publisher`:   control_plane.observers.RunObserver, opening PRs and answering in threads;
-    - `router()`:    POST /webhooks/github, whose lifespan runs `consumer`.
+    - `router()`:    POST /webhooks/github, whose lifespan runs `consumer` (which also runs code reviews).
+
+    `review_model` gives the model code reviews use; called per review, so it may open its client lazily.
     """
 
-    def __init__(self, config: GitHubConfig, redis: Redis, store: SessionStore, *, mirrors_dir: Path) -> None:
+    def __init__(
+        self,
+        config: GitHubConfig,
+        redis: Redis,
+        store: SessionStore,
+        *,
+        mirrors_dir: Path,
+        review_model: Callable[[], Model],
+    ) -> None:
         self.config = config
         self.auth = GitHubAuth(config)
         self.api = GitHubApi(self.auth)
         threads, prs = Threads(redis), PullRequestStore(redis)
+        mirrors = Mirrors(mirrors_dir, credentials=self.auth)
         self.queue = DeliveryQueue(redis)
         self.handler = DeliveryHandler(
-            config=config, auth=self.auth, api=self.api, redis=redis, store=store, threads=threads, prs=prs
+            config=config,
+            auth=self.auth,
+            api=self.api,
+            redis=redis,
+            store=store,
+            threads=threads,
+            prs=prs,
+            mirrors=mirrors,
+            review_model=review_model,
         )
         self.consumer = DeliveryConsumer(
             redis, self.handler, reclaim_after_s=config.reclaim_after_s, max_attempts=config.max_attempts
@@ -47,7 +68,7 @@ class GitHub:
             store=store,
             threads=threads,
             prs=prs,
-            mirrors=Mirrors(mirrors_dir, credentials=self.auth),
+            mirrors=mirrors,
         )
 
     @property

@@ -97,6 +97,10 @@ class GitHubApi:
 
         return await self._call(get)
 
+    async def repository(self, repo: str, installation_id: int | None) -> Repository:
+        """The PyGithub repository itself, for the reviewer (a peer package that drives PyGithub on its own)."""
+        return await self._call(lambda: self._repo(repo, installation_id))
+
     async def pull(self, repo: str, number: int, installation_id: int | None) -> PullInfo:
         return await self._call(lambda: _pull_info(self._repo(repo, installation_id).get_pull(number)))
 

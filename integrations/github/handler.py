@@ -1,17 +1,21 @@
-"""Handling one accepted delivery: record what happened to Nightshift's PRs, and turn an @mention into work —
-after checking who asked and where the PR comes from — or into a polite no."""
+"""Handling one accepted delivery: record what happened to Nightshift's PRs, review a PR when it is opened, gets
+new commits or someone asks, and turn an @mention into work — after checking who asked and where the PR comes
+from — or into a polite no."""
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
 from control_plane import keys
 from control_plane.errors import BadRequest, OriginTaken
+from control_plane.git import Mirrors
 from control_plane.models import NewMessage, NewSession
 from control_plane.pull_requests import PullRequestStore
 from control_plane.sessions import create_session, post_message
 from control_plane.store import SessionStore
+from harness.model import Model
 from integrations.github import context
 from integrations.github.api import GitHubApi, PullInfo
 from integrations.github.auth import GitHubAuth
@@ -27,10 +31,15 @@ from integrations.github.models import (
 )
 from integrations.github.routing import Admission, admit, plan
 from integrations.github.threads import Threads
+from reviewer.config import Trigger
+from reviewer.github import review_pull_request
 
 log = logging.getLogger(__name__)
 _REFUSAL_TTL_S = 24 * 3600
 """One polite no per person and thread per day: mentions from outsiders must not make the bot spam."""
+_REVIEW_LOCK_MS = 30 * 60 * 1000
+"""Longer than any review takes; kept after a review is posted, so a late redelivery for that head is a no-op even
+before GitHub lists the review the reviewer's own once-per-head check reads."""
 
 
 class DeliveryHandler:
@@ -44,9 +53,14 @@ class DeliveryHandler:
         store: SessionStore,
         threads: Threads,
         prs: PullRequestStore,
+        mirrors: Mirrors,
+        review_model: Callable[[], Model],
     ) -> None:
         self.config, self.auth, self.api, self.redis = config, auth, api, redis
         self.store, self.threads, self.prs = store, threads, prs
+        self.mirrors = mirrors
+        self.review_model = review_model
+        """Called per review, so a process that never reviews never opens a model client."""
         self._bot_login: str | None = None
 
     async def __call__(self, delivery: Delivery) -> None:
@@ -55,6 +69,8 @@ class DeliveryHandler:
         log.info("GitHub %s %s: %s", delivery.name, delivery.id, decided)
         if decided.record:
             await self._record(event)
+        if decided.review is not None:
+            await self._review(event, decided.review)
         if decided.trigger:
             assert isinstance(event, CommentEvent)
             await self._trigger(event)
@@ -70,12 +86,36 @@ class DeliveryHandler:
         if isinstance(event, PullRequestEvent):
             if event.action == "closed":
                 await self.prs.closed(key, merged=event.merged, at=event.at, actor=event.actor.login)
-            else:
+            elif event.action == "reopened":
                 await self.prs.reopened(key, at=event.at, actor=event.actor.login)
         elif event.via == "review":
             await self.prs.reviewed(key, str(event.comment_id), at=event.at, actor=event.author.login)
         else:
             await self.prs.commented(key, f"{event.via}:{event.comment_id}", at=event.at, actor=event.author.login)
+
+    async def _review(self, event: GitHubEvent, trigger: Trigger) -> None:
+        """One review of the PR's current head. The head is read now rather than taken from the event: two quick
+        pushes' deliveries then both lock the newest head, the one the reviewer reads, and only one posts."""
+        repo, number, inst = event.repo.full_name, event.number, event.installation_id
+        head = (await self.api.pull(repo, number, inst)).head_sha
+        lock = keys.github_review_lock(repo, number, head)
+        if not await self.redis.set(lock, "1", nx=True, px=_REVIEW_LOCK_MS):
+            log.info("review of %s#%d at %s: another delivery has it", repo, number, head[:12])
+            return
+        try:
+            git_dir = await self.mirrors.refresh(event.repo.clone_url, refs=[f"refs/pull/{number}/head"])
+            outcome = await review_pull_request(
+                await self.api.repository(repo, inst),
+                number,
+                git_dir=git_dir,
+                trigger=trigger,
+                model=self.review_model(),
+                bot_login=await self.bot_login(),
+            )
+        except BaseException:
+            await self.redis.delete(lock)  # free the head for the consumer's retry of this delivery
+            raise
+        log.info("review of %s#%d at %s (%s): %s", repo, number, head[:12], trigger, outcome.decision.reason)
 
     async def _trigger(self, event: CommentEvent) -> None:
         repo, inst = event.repo.full_name, event.installation_id

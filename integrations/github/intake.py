@@ -40,7 +40,8 @@ def seen_keys(delivery: Delivery) -> list[str]:
     if isinstance(e, CommentEvent):
         what = f"comment:{e.via}:{e.repo.full_name}:{e.comment_id}"
     else:
-        what = f"pr:{e.repo.full_name}#{e.number}:{e.action}:{e.at}"
+        # The head too: two pushes within one second carry the same updated_at.
+        what = f"pr:{e.repo.full_name}#{e.number}:{e.action}:{e.head_sha}:{e.requested_reviewer}:{e.at}"
     return [keys.github_seen(f"delivery:{delivery.id}"), keys.github_seen(what)]
 
 

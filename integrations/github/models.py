@@ -62,14 +62,27 @@ class CommentEvent(BaseModel):
     review_state: str | None = None
 
 
+PullRequestAction = Literal["closed", "reopened", "opened", "ready_for_review", "synchronize", "review_requested"]
+
+
 class PullRequestEvent(BaseModel):
+    """A PR changed: closed or reopened (recorded on Nightshift's PRs), or opened, marked ready, given new commits,
+    or a review was requested (each may start a code review)."""
+
     kind: Literal["pull_request"] = "pull_request"
-    action: Literal["closed", "reopened"]
+    action: PullRequestAction
     repo: RepoRef
     number: int
     merged: bool
     at: float
     actor: Actor
+    """Who caused it (the webhook's sender)."""
+    author: str
+    """The PR's author: the bot's login on Nightshift's own PRs."""
+    head_sha: str
+    draft: bool
+    requested_reviewer: str | None = None
+    """review_requested: the user asked to review (None when a team was asked)."""
     installation_id: int | None = None
 
 

@@ -14,7 +14,15 @@ from urllib.parse import parse_qs
 from pydantic import BaseModel, ValidationError
 
 from integrations.github.errors import MalformedDelivery
-from integrations.github.models import Actor, CommentEvent, GitHubEvent, PullRequestEvent, RepoRef, ReviewThread
+from integrations.github.models import (
+    Actor,
+    CommentEvent,
+    GitHubEvent,
+    PullRequestAction,
+    PullRequestEvent,
+    RepoRef,
+    ReviewThread,
+)
 
 
 def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -88,9 +96,16 @@ class _ReviewComment(_Comment):
     in_reply_to_id: int | None = None
 
 
+class _Side(BaseModel):
+    sha: str
+
+
 class _Pull(BaseModel):
     number: int
     title: str
+    user: _User
+    head: _Side
+    draft: bool = False
     merged: bool | None = None
     closed_at: datetime | None = None
     updated_at: datetime
@@ -136,7 +151,9 @@ class _ReviewCommentHook(_Hook):
 
 
 class _PullRequestHook(_Hook):
+    action: PullRequestAction
     pull_request: _Pull
+    requested_reviewer: _User | None = None
 
 
 class _ReviewHook(_Hook):
@@ -213,12 +230,16 @@ def _pull_request(raw: object) -> GitHubEvent:
     closed = h.action == "closed"
     at = p.closed_at if closed and p.closed_at else p.updated_at
     return PullRequestEvent(
-        action="closed" if closed else "reopened",
+        action=h.action,
         repo=h.repo(),
         number=p.number,
         merged=bool(p.merged) and closed,
         at=at.timestamp(),
         actor=_actor(h.sender),
+        author=p.user.login,
+        head_sha=p.head.sha,
+        draft=p.draft,
+        requested_reviewer=h.requested_reviewer.login if h.requested_reviewer else None,
         installation_id=h.installation_id(),
     )
 
@@ -229,6 +250,10 @@ _PARSERS: dict[tuple[str, str], Callable[[object], GitHubEvent]] = {
     ("pull_request_review", "submitted"): _review,
     ("pull_request", "closed"): _pull_request,
     ("pull_request", "reopened"): _pull_request,
+    ("pull_request", "opened"): _pull_request,
+    ("pull_request", "ready_for_review"): _pull_request,
+    ("pull_request", "synchronize"): _pull_request,
+    ("pull_request", "review_requested"): _pull_request,
 }
 
 
