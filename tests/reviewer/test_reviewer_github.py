@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from _review_standin import ReviewingStandIn
 from github import Auth, Github
+from pydantic import SecretStr
 
+from control_plane.config import Settings
 from harness.anthropic_config import AnthropicConfig
 from harness.anthropic_model import AnthropicModel
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
+from reviewer.cli import run_review
 from reviewer.github import review_pull_request
 
 BOT = "nightshift-bot"
@@ -150,3 +153,20 @@ async def test_no_loop_on_the_bots_own_pull_request(world: World) -> None:
     assert [r.commit_id for r in world.gh.review_list][-1] == fix_head
     assert len(world.gh.review_list) == 2
     assert len(world.gh.statuses) == 2
+
+
+async def test_review_pr_url_runs_the_pipeline_as_a_dry_run(world: World, tmp_path: Path) -> None:
+    world.gh.open_pull(REPO, title="Load safely", head="feature", by="alice")
+    settings = Settings.model_validate(
+        {
+            "data_dir": tmp_path / "data",
+            "github_token": SecretStr(world.gh.personal_token(BOT)),
+            "github_api_url": world.gh.base_url,
+        }
+    )
+    result = await run_review(
+        settings, pr_url=f"https://github.com/{REPO}/pull/1", diff_file=None, repo=None, rules_only=True
+    )
+    assert [(f.path, f.line, f.rule) for f in result.findings] == [("app.py", 9, "swallowed-exception")]
+    assert result.skipped_model  # rules only: the model part is said to be skipped
+    assert world.gh.review_list == [] and world.gh.statuses == []  # a dry run posts nothing
