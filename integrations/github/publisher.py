@@ -13,7 +13,7 @@ from control_plane.git import GitError, Mirrors, git
 from control_plane.models import Session
 from control_plane.pull_requests import PullRequestRecord, PullRequestStore
 from control_plane.store import SessionStore
-from harness.events import Note, PullRequestOpened, RunOutcome, ToolResult, ToolStarted
+from harness.events import ArtifactSaved, Note, PullRequestOpened, RunOutcome, ToolResult, ToolStarted
 from integrations.github import context
 from integrations.github.api import GitHubApi, PullInfo
 from integrations.github.auth import GitHubAuth
@@ -29,6 +29,14 @@ _MAX_CHECKS = 6
 class Check:
     command: str
     ok: bool
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    name: str
+    description: str
+    url: str
+    """The web UI's artifact route: behind sign-in, like the session itself, so a link rather than an inline image."""
 
 
 class PullRequestPublisher:
@@ -104,30 +112,37 @@ class PullRequestPublisher:
         requester = (
             f"@{session.requested_by}" if session.source == "github" else f"{session.requested_by} ({session.source})"
         )
+        checks, screenshots = await self._evidence(session.id)
         return context.render(
             "pr_body.md.j2",
             summary=session.summary.strip() or session.title,
             issue_number=issue,
             requester=requester,
             origin_url=session.origin_url,
-            checks=await self._checks(session.id),
+            checks=checks,
+            screenshots=screenshots,
             stat=await self._stat(session),
             checkpoint=outcome != "finished",
             session_url=self.config.session_url(session.id),
             session_id=session.id,
         )
 
-    async def _checks(self, session_id: str) -> list[Check]:
-        """How the work was checked: the last test-like shell commands the agent ran, and whether they passed."""
+    async def _evidence(self, session_id: str) -> tuple[list[Check], list[Screenshot]]:
+        """How the work was checked (the last test-like shell commands and whether they passed) and the
+        screenshots the agent took, from one read of the log."""
         started: dict[str, str] = {}
         checks: list[Check] = []
+        shots: list[Screenshot] = []
         for item in await self.store.events(session_id):
             e = item.event
             if isinstance(e, ToolStarted) and e.name == "shell" and _CHECK.search(e.summary):
                 started[e.tool_use_id] = e.summary.removeprefix("shell ")  # the summary is "<tool> <command>"
             elif isinstance(e, ToolResult) and e.tool_use_id in started:
                 checks.append(Check(command=started.pop(e.tool_use_id)[:200], ok=not e.is_error))
-        return checks[-_MAX_CHECKS:]
+            elif isinstance(e, ArtifactSaved) and e.mime_type.startswith("image/"):
+                url = f"{self.config.session_url(session_id)}/artifacts/{e.name}"
+                shots.append(Screenshot(name=e.name, description=e.description, url=url))
+        return checks[-_MAX_CHECKS:], shots
 
     async def _stat(self, session: Session) -> str:
         """`git diff --stat` of the work against where it is to be merged, from the control plane's mirror."""
