@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from control_plane.api_agent import router as agent_router
+from control_plane.cancel import cancel_session
 from control_plane.errors import BadRequest, Conflict, NotFound
 from control_plane.git import GitCredentials
 from control_plane.models import NewMessage, NewSession, Session
@@ -138,7 +139,7 @@ async def new_message(session_id: str, req: NewMessage, store: Store, config: Co
 
 @router.post("/sessions/{session_id}/cancel", status_code=202)
 async def cancel(session_id: str, store: Store) -> CancelAccepted:
-    return CancelAccepted(result=await store.request_cancel(session_id))
+    return CancelAccepted(result=await cancel_session(store, session_id))
 
 
 @router.get("/stats")

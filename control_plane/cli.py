@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from control_plane.cancel import cancel_session
 from control_plane.config import Settings
 from control_plane.demo import demo_request, demo_settings, make_repo
 from control_plane.demo import script as demo_script
@@ -104,7 +105,7 @@ async def _foreground(settings: Settings, req: NewSession, model: Model | None) 
             final = await _follow(rt, session.id, stop_when_done=True)
         except (KeyboardInterrupt, asyncio.CancelledError):
             err.print("stopping: the work so far is committed and pushed as a checkpoint…")
-            await rt.store.request_cancel(session.id)
+            await cancel_session(rt.store, session.id)
             final = await _follow(rt, session.id, stop_when_done=True, quiet=True)
         finally:
             worker.stop()

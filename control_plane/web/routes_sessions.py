@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from control_plane.cancel import cancel_session
 from control_plane.errors import BadRequest
 from control_plane.models import NewMessage, NewSession, Source
 from control_plane.sessions import create_session, post_message
@@ -149,7 +150,7 @@ async def follow_up(
 
 @router.post("/sessions/{session_id}/stop")
 async def stop(request: Request, session_id: SessionId, caller: Actor, store: Store) -> Response:
-    result = await store.request_cancel(session_id)
+    result = await cancel_session(store, session_id)
     if result in ("cancelled", "requested"):
         await store.append(session_id, Note(text=f"{caller.viewer.login} stopped the session"))
     if _wants_json(request):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from control_plane import keys
+from control_plane.cancel import cancel_session
 from control_plane.errors import BadRequest, OriginTaken
 from control_plane.git import GitCredentials
 from control_plane.models import NewMessage, NewSession
@@ -47,7 +48,7 @@ class SlackHandler:
 
     async def _follow_up(self, session_id: str, m: SlackMessage) -> None:
         if is_stop(m.text):
-            result = await self.store.request_cancel(session_id)
+            result = await cancel_session(self.store, session_id)
             log.info("slack: %s asked to stop session %s: %s", m.user, session_id, result)
             return  # the run's end (the observer) answers in the thread
         text = parse_task(m.text).text or m.text
