@@ -126,6 +126,8 @@ class Settings(BaseModel):
     opens a PR from it; refuse replies that forks are not handled. Never pushes to a fork."""
     github_write_interval_s: float = 1.0
     """Pause between GitHub write calls (GitHub's guidance against secondary rate limits)."""
+    snapshot_refresh_interval_s: float = 1800.0
+    """How often warm-start snapshots are rebuilt for repos whose default branch moved; 0 turns it off."""
     config_file: Path | None = None
     """The TOML file these settings came from, if any; hidden from sandboxes, since it may hold secrets."""
     github_oauth_client_id: str | None = None

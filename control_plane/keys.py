@@ -153,3 +153,9 @@ SANDBOX_IDS = PREFIX + "sandbox-ids"
 def snapshot_build_lock(repo_hash: str, setup_hash: str) -> str:
     """String with a TTL: the worker building this repo's setup snapshot; others wait for it instead of building."""
     return f"{PREFIX}snapshot-build:{repo_hash}:{setup_hash}"
+
+
+SNAPSHOT_REFRESH_REQUESTS = PREFIX + "snapshot-refresh:requests"
+"""Set: repositories whose warm-start snapshot should be refreshed now (a push to the default branch)."""
+SNAPSHOT_REFRESH_LEASE = PREFIX + "snapshot-refresh:lease"
+"""String: the process doing this interval's refresh round; expires after the interval."""

@@ -22,6 +22,7 @@ from control_plane.notes import NoteStore
 from control_plane.queue import WorkQueue
 from control_plane.runner import RunnerDeps, SessionRunner
 from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
+from control_plane.snapshot_refresh import SnapshotRefresher
 from control_plane.store import SessionStore
 from control_plane.web.app import create_web_app, mount_web
 from control_plane.web.config import web_config
@@ -116,6 +117,8 @@ class Runtime:
         provider = sandbox_provider(s, self.redis)
         github, slack = self.github(), self.slack()
         mirrors = Mirrors(s.data_dir / "mirrors", credentials=self.git_credentials())
+        starts = sandbox_starts(s, self.redis, provider, mirrors)
+        refresher = SnapshotRefresher(starts, self.redis, interval_s=s.snapshot_refresh_interval_s, me=name)
         deps = RunnerDeps(
             store=self.store,
             mirrors=mirrors,
@@ -124,7 +127,7 @@ class Runtime:
             budget=s.budget(),
             limits=s.tool_limits(),
             agent=self._agent_setup(mirrors),
-            starts=sandbox_starts(s, self.redis, provider, mirrors),
+            starts=starts,
             secrets=s.secrets(),
             worker=name,
             # GitHub before Slack: the thread's final message links the pull request the GitHub observer opened.
@@ -139,6 +142,7 @@ class Runtime:
             store=self.store,
             runner=SessionRunner(deps),
             concurrency=concurrency or s.worker_concurrency,
+            background=[refresher.run] if s.snapshot_refresh_interval_s > 0 else [],
         )
 
     def _agent_setup(self, mirrors: Mirrors) -> AgentSetup:

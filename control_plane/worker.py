@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from control_plane.queue import Job, WorkQueue
 from control_plane.runner import SessionRunner, StopRequest
@@ -29,15 +29,19 @@ class Worker:
         runner: SessionRunner,
         concurrency: int,
         idle_poll_ms: int = 1000,
+        background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = (),
     ) -> None:
         self.queue, self.store, self.runner = queue, store, runner
         self.concurrency, self.idle_poll_ms = concurrency, idle_poll_ms
+        self.background = background
+        """Loops that run beside the jobs (snapshot refresh) and end when the worker stops."""
         self._tasks: dict[asyncio.Task[None], StopRequest] = {}
         self._stopping = asyncio.Event()
 
     async def run(self, until: Callable[[], bool] = lambda: False) -> None:
         """Work until stop() is called or `until()` is true between jobs."""
         await self.queue.ensure_group()
+        beside = [asyncio.create_task(loop(self._stopping)) for loop in self.background]
         while not self._stopping.is_set() and not until():
             if len(self._tasks) >= self.concurrency:
                 await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED, timeout=1)
@@ -49,6 +53,8 @@ class Worker:
                 self._tasks[task] = stop
                 task.add_done_callback(self._tasks.pop)
         await self._drain()
+        self._stopping.set()
+        await asyncio.gather(*beside)
 
     def stop(self) -> None:
         """Graceful stop: take no new jobs, hand running sessions back to the queue for another worker."""
