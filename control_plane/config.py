@@ -34,6 +34,7 @@ _ALIASES = {
     "slack_bot_token": ("SLACK_BOT_TOKEN",),
     "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
     "slack_app_token": ("SLACK_APP_TOKEN",),
+    "sentry_client_secret": ("SENTRY_CLIENT_SECRET",),
 }
 
 
@@ -158,7 +159,20 @@ class Settings(BaseModel):
     slack_status_interval_s: float = 5.0
     """Least time between two edits of a thread's status message."""
 
-    @field_validator("slack_channel_repos", "slack_github_logins", mode="before")
+    sentry_client_secret: SecretStr | None = None
+    """The Sentry internal integration's client secret; POST /webhooks/sentry is served only when it is set."""
+    sentry_project_repos: dict[str, str] = {}
+    """Sentry project (slug or numeric id) -> repository its triage sessions work on."""
+    sentry_project_channels: dict[str, str] = {}
+    """Sentry project (slug or numeric id) -> Slack channel id the triage report is posted to."""
+    sentry_max_concurrent: int = Field(2, ge=1)
+    """Triage sessions one Sentry project may have running at once; further alerts wait in the stream."""
+    sentry_max_payload_bytes: int = 1_000_000
+    """Larger Sentry deliveries are refused (413)."""
+
+    @field_validator(
+        "slack_channel_repos", "slack_github_logins", "sentry_project_repos", "sentry_project_channels", mode="before"
+    )
     @classmethod
     def _mapping_from_env(cls, v: object) -> object:
         # A table in the TOML file; in the environment, a JSON object such as {"C0123": "acme/api"}.
@@ -207,7 +221,7 @@ class Settings(BaseModel):
         """Values that must never reach a sandbox, a log line or a tool result."""
         values = [self.anthropic_api_key, self.api_token, self.github_oauth_client_secret, self.openai_api_key]
         values += [self.github_token, self.github_webhook_secret]
-        values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sentry_client_secret]
         found = [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
         key = self.github_app_private_key()
         return found + ([key] if key else [])

@@ -153,3 +153,25 @@ SANDBOX_IDS = PREFIX + "sandbox-ids"
 def snapshot_build_lock(repo_hash: str, setup_hash: str) -> str:
     """String with a TTL: the worker building this repo's setup snapshot; others wait for it instead of building."""
     return f"{PREFIX}snapshot-build:{repo_hash}:{setup_hash}"
+
+
+SENTRY_ALERTS = PREFIX + "sentry:alerts"
+"""Stream: accepted Sentry alerts, waiting for the consumer (and for room under the per-project limit)."""
+SENTRY_GROUP = "sentry"
+SENTRY_ATTEMPTS = PREFIX + "sentry:attempts"
+SENTRY_SEEN_TTL_S = 4 * 24 * 3600
+
+
+def sentry_seen(request_id: str) -> str:
+    """String, expiring: a Sentry Request-ID already accepted."""
+    return f"{PREFIX}sentry:seen:{request_id}"
+
+
+def sentry_active(project: str) -> str:
+    """Set: ids of a project's triage sessions that may still be running (pruned when read)."""
+    return f"{PREFIX}sentry:active:{project}"
+
+
+def sentry_report(session_id: str) -> str:
+    """String: the Slack channel a triage session reports to (set when it starts)."""
+    return f"{PREFIX}sentry:report:{session_id}"

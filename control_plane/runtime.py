@@ -35,6 +35,7 @@ from harness.skills import KnowledgeLimits, builtin_skills
 
 if TYPE_CHECKING:
     from integrations.github import GitHub
+    from integrations.sentry import Sentry
     from integrations.slack import SlackIntegration
 
 
@@ -46,6 +47,7 @@ class Runtime:
     _models: dict[str, ClosableModel] = field(default_factory=dict)
     _github: "GitHub | None" = None
     _slack: "SlackIntegration | None" = None
+    _sentry: "Sentry | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -105,6 +107,25 @@ class Runtime:
             self._slack = SlackIntegration(config, self.redis, self.store, credentials=self.git_credentials())
         return self._slack
 
+    def sentry(self) -> "Sentry | None":
+        """The Sentry integration, when its client secret is configured; one per process."""
+        if self._sentry is None:
+            from integrations.sentry import Sentry, SentryConfig
+
+            config = SentryConfig.from_settings(self.settings)
+            if config is None:
+                return None
+            slack = self.slack()
+            self._sentry = Sentry(
+                config,
+                self.redis,
+                self.store,
+                credentials=self.git_credentials(),
+                poster=slack.poster if slack else None,
+                public_url=self.settings.public_url,
+            )
+        return self._sentry
+
     def git_credentials(self) -> GitCredentials | None:
         """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
         github = self.github()
@@ -114,7 +135,8 @@ class Runtime:
         s = self.settings
         name = worker_name()
         provider = sandbox_provider(s, self.redis)
-        github, slack = self.github(), self.slack()
+        github, slack, sentry = self.github(), self.slack(), self.sentry()
+        reporter = sentry.reporter if sentry else None
         mirrors = Mirrors(s.data_dir / "mirrors", credentials=self.git_credentials())
         deps = RunnerDeps(
             store=self.store,
@@ -132,6 +154,7 @@ class Runtime:
                 ChildWaker(self.store),
                 *([github.publisher] if github else []),
                 *([slack.observer] if slack else []),
+                *([reporter] if reporter else []),
             ],
         )
         return Worker(
@@ -181,6 +204,8 @@ class Runtime:
         routers = [webhook] if webhook else []
         slack = self.slack()
         routers += [slack.router()] if slack else []
+        sentry = self.sentry()
+        routers += [sentry.router()] if sentry else []
         credentials = self.git_credentials()
         app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
@@ -208,7 +233,10 @@ REDIS_MAX_CONNECTIONS = 500
 
 def _connect(url: str) -> Redis:
     pool = BlockingConnectionPool.from_url(
-        url, decode_responses=True, socket_timeout=REDIS_SOCKET_TIMEOUT_S, max_connections=REDIS_MAX_CONNECTIONS,
+        url,
+        decode_responses=True,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        max_connections=REDIS_MAX_CONNECTIONS,
         timeout=REDIS_SOCKET_TIMEOUT_S,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it

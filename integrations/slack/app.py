@@ -48,6 +48,7 @@ class SlackIntegration:
         consumer = f"{socket.gethostname()}-{id(self):x}"
         self.inbox = SlackInbox(redis, consumer=consumer, reclaim_after_s=config.reclaim_after_s)
         threads, poster = Threads(redis), Poster(self.client)
+        self.poster = poster
         self.handler = SlackHandler(config, redis, store, threads, poster, credentials)
         self.status = StatusLoop(config, redis, store, threads, poster)
         self.observer = SlackRunObserver(config, store, threads, poster)
