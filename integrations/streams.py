@@ -111,3 +111,11 @@ class StreamConsumer:
             for entry_id, fields in rows:
                 return entry_id, fields["d"]
         return None
+
+    async def drain(self, *, idle_ms: int = 200) -> int:
+        """Handle entries until none comes for idle_ms; returns how many were taken (tests, one-shot tools)."""
+        await self.ensure_group()
+        handled = 0
+        while await self.step(block_ms=idle_ms):
+            handled += 1
+        return handled
