@@ -175,3 +175,9 @@ def sentry_active(project: str) -> str:
 def sentry_report(session_id: str) -> str:
     """String: the Slack channel a triage session reports to (set when it starts)."""
     return f"{PREFIX}sentry:report:{session_id}"
+
+
+def sentry_starting(project: str) -> str:
+    """Lock: held while one process counts a project's running triage sessions and starts one, so two processes
+    cannot both see room for the last slot."""
+    return f"{PREFIX}sentry:starting:{project}"

@@ -35,6 +35,15 @@ class AlertHandler:
         holder = await self.store.by_origin(alert.origin)
         if holder is not None:
             return await self._repeat(holder, alert)
+        lock = self.redis.lock(keys.sentry_starting(alert.project), timeout=120, blocking_timeout=5)
+        if not await lock.acquire():
+            raise Deferred  # another process is starting one of this project's sessions
+        try:
+            await self._start(alert, repo)
+        finally:
+            await lock.release()
+
+    async def _start(self, alert: Alert, repo: str) -> None:
         if await self.running(alert.project) >= self.config.max_concurrent:
             raise Deferred  # the storm waits in the stream; nothing is dropped
         req = NewSession(

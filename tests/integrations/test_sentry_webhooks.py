@@ -1,6 +1,7 @@
 """POST /webhooks/sentry: signed deliveries become one triage session per Sentry issue; forged, oversized and
 malformed ones change nothing; an alert storm waits in the stream under the per-project limit and is not lost."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from control_plane.runtime import Runtime
 from harness.events import TERMINAL_STATUSES
 from harness.testing.anthropic_standin import AnthropicStandIn
 from integrations.sentry import Sentry
+from integrations.sentry.intake import STREAM
+from integrations.streams import StreamConsumer
 
 
 @pytest.fixture
@@ -135,9 +138,11 @@ async def test_alert_storm_is_bounded_per_project_and_nothing_is_lost(sentry_rt:
         for body in bodies:
             assert (await http.post("/webhooks/sentry", content=body, headers=headers(body))).status_code == 202
     await sentry.consumer.ensure_group()
+    # A second process's consumer too: two consumers must not both take a project's last slot.
+    other = StreamConsumer(sentry_rt.redis, STREAM, sentry.handler, reclaim_after_s=0.02, max_attempts=3, name="b")
     started: set[str] = set()
     for _ in range(2000):
-        await sentry.consumer.step(block_ms=20)
+        await asyncio.gather(sentry.consumer.step(block_ms=20), other.step(block_ms=20))
         sessions = await sentry_rt.store.recent(limit=100)
         started |= {s.id for s in sessions}
         for project in ("calc-api", "billing"):
