@@ -172,9 +172,10 @@ def sentry_active(project: str) -> str:
     return f"{PREFIX}sentry:active:{project}"
 
 
-def sentry_report(session_id: str) -> str:
-    """String: the Slack channel a triage session reports to (set when it starts)."""
-    return f"{PREFIX}sentry:report:{session_id}"
+def slack_report_channel(session_id: str) -> str:
+    """String: the Slack channel where a session started by an alert or a webhook posts its report as a new thread
+    (set with the session by the integration that started it)."""
+    return f"{PREFIX}slack:report:{session_id}"
 
 
 def sentry_starting(project: str) -> str:

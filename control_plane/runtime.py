@@ -115,15 +115,7 @@ class Runtime:
             config = SentryConfig.from_settings(self.settings)
             if config is None:
                 return None
-            slack = self.slack()
-            self._sentry = Sentry(
-                config,
-                self.redis,
-                self.store,
-                credentials=self.git_credentials(),
-                poster=slack.poster if slack else None,
-                public_url=self.settings.public_url,
-            )
+            self._sentry = Sentry(config, self.redis, self.store, credentials=self.git_credentials())
         return self._sentry
 
     def git_credentials(self) -> GitCredentials | None:
@@ -135,8 +127,7 @@ class Runtime:
         s = self.settings
         name = worker_name()
         provider = sandbox_provider(s, self.redis)
-        github, slack, sentry = self.github(), self.slack(), self.sentry()
-        reporter = sentry.reporter if sentry else None
+        github, slack = self.github(), self.slack()
         mirrors = Mirrors(s.data_dir / "mirrors", credentials=self.git_credentials())
         deps = RunnerDeps(
             store=self.store,
@@ -153,8 +144,7 @@ class Runtime:
             observers=[
                 ChildWaker(self.store),
                 *([github.publisher] if github else []),
-                *([slack.observer] if slack else []),
-                *([reporter] if reporter else []),
+                *([slack.observer, slack.reporter] if slack else []),
             ],
         )
         return Worker(

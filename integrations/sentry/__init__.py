@@ -9,8 +9,6 @@ from integrations.sentry.config import SentryConfig
 from integrations.sentry.endpoint import sentry_router
 from integrations.sentry.handler import AlertHandler
 from integrations.sentry.intake import STREAM, AlertQueue
-from integrations.sentry.observer import TriageReporter
-from integrations.slack.threads import Poster
 from integrations.streams import StreamConsumer
 
 __all__ = ["Sentry", "SentryConfig"]
@@ -18,7 +16,8 @@ __all__ = ["Sentry", "SentryConfig"]
 
 class Sentry:
     """Wired once per process by control_plane.runtime: `router()` (POST /webhooks/sentry, whose lifespan runs
-    `consumer`) and `reporter`, a RunObserver posting triage reports to Slack when Slack is configured."""
+    `consumer`). Reports reach Slack through the Slack integration's ChannelReporter (the channel is recorded with
+    the session)."""
 
     def __init__(
         self,
@@ -27,8 +26,6 @@ class Sentry:
         store: SessionStore,
         *,
         credentials: GitCredentials | None,
-        poster: Poster | None,
-        public_url: str,
     ) -> None:
         self.config = config
         self.queue = AlertQueue(redis)
@@ -36,7 +33,6 @@ class Sentry:
         self.consumer = StreamConsumer(
             redis, STREAM, self.handler, reclaim_after_s=config.reclaim_after_s, max_attempts=config.max_attempts
         )
-        self.reporter = TriageReporter(redis, store, poster, public_url=public_url) if poster else None
 
     def router(self) -> APIRouter:
         secret = self.config.client_secret.get_secret_value().encode()

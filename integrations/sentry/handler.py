@@ -64,7 +64,7 @@ class AlertHandler:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(keys.sentry_active(alert.project), session.id)
             if (channel := self.config.project_channels.get(alert.project)) is not None:
-                pipe.set(keys.sentry_report(session.id), channel)
+                pipe.set(keys.slack_report_channel(session.id), channel)
             await pipe.execute()
 
     async def running(self, project: str) -> int:

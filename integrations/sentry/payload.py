@@ -1,8 +1,6 @@
 """Sentry webhook deliveries: the signature check, and the vendor payload -> our Alert. The only place that reads
 Sentry's JSON; the `_` models mirror the parts of Sentry's payloads we read (the rest is ignored)."""
 
-import hashlib
-import hmac
 import json
 import re
 from typing import Any
@@ -10,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from control_plane.errors import BadRequest
+from integrations import signatures
 from integrations.sentry.models import Alert, Breadcrumb, ExceptionInfo, Frame
 
 _PROJECT_IN_URL = re.compile(r"/projects/[^/]+/([^/]+)/")
@@ -20,15 +19,13 @@ class MalformedAlert(BadRequest):
 
 
 def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
-    """Sentry-Hook-Signature is the hex HMAC-SHA256 of the raw body with the client secret; constant-time compare."""
-    if header is None:
-        return False
-    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
+    """Sentry-Hook-Signature is the hex HMAC-SHA256 of the raw body with the client secret, no prefix."""
+    return signatures.matches(secret, body, header)
 
 
 def sign(secret: bytes, body: bytes) -> str:
-    """What Sentry sends as Sentry-Hook-Signature (tests and the generic hook use it too)."""
-    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+    """What Sentry sends as Sentry-Hook-Signature (for tests)."""
+    return signatures.hex_digest(secret, body)
 
 
 class _Frame(BaseModel):
