@@ -38,6 +38,24 @@ _ALIASES = {
 }
 
 
+class WebhookConfig(BaseModel):
+    """One generic inbound webhook, POST /webhooks/generic/<name> (a [webhooks.<name>] table in the TOML file)."""
+
+    secret: SecretStr
+    """Deliveries carry X-Nightshift-Signature: sha256=<hex HMAC-SHA256 of the raw body with this secret>."""
+    repo: str
+    prompt: str
+    """Jinja2 template of the session's task, rendered (sandboxed) with the JSON body as `payload`."""
+    filter: str | None = None
+    """Jinja2 expression over `payload`; the hook fires only when it is true. Unset: always."""
+    origin: str | None = None
+    """Jinja2 expression over `payload` naming what a delivery is about (an incident id): deliveries with the same
+    value go to one session. Unset: each delivery starts its own."""
+    slack_channel: str | None = None
+    """Slack channel id the session's report is posted to (needs Slack configured)."""
+    max_payload_bytes: int = 1_000_000
+
+
 class Settings(BaseModel):
     data_dir: Path
     """Embedded Redis files, repository mirrors and sandboxes. Default: ~/.local/share/nightshift."""
@@ -170,8 +188,16 @@ class Settings(BaseModel):
     sentry_max_payload_bytes: int = 1_000_000
     """Larger Sentry deliveries are refused (413)."""
 
+    webhooks: dict[str, WebhookConfig] = {}
+    """Generic inbound webhooks by name (config file, or JSON in NIGHTSHIFT_WEBHOOKS)."""
+
     @field_validator(
-        "slack_channel_repos", "slack_github_logins", "sentry_project_repos", "sentry_project_channels", mode="before"
+        "slack_channel_repos",
+        "slack_github_logins",
+        "sentry_project_repos",
+        "sentry_project_channels",
+        "webhooks",
+        mode="before",
     )
     @classmethod
     def _mapping_from_env(cls, v: object) -> object:
@@ -222,6 +248,7 @@ class Settings(BaseModel):
         values = [self.anthropic_api_key, self.api_token, self.github_oauth_client_secret, self.openai_api_key]
         values += [self.github_token, self.github_webhook_secret]
         values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sentry_client_secret]
+        values += [hook.secret for hook in self.webhooks.values()]
         found = [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
         key = self.github_app_private_key()
         return found + ([key] if key else [])

@@ -182,3 +182,15 @@ def sentry_starting(project: str) -> str:
     """Lock: held while one process counts a project's running triage sessions and starts one, so two processes
     cannot both see room for the last slot."""
     return f"{PREFIX}sentry:starting:{project}"
+
+
+WEBHOOK_DELIVERIES = PREFIX + "webhook:deliveries"
+"""Stream: accepted generic webhook deliveries, waiting for the consumer."""
+WEBHOOK_GROUP = "webhook"
+WEBHOOK_ATTEMPTS = PREFIX + "webhook:attempts"
+WEBHOOK_SEEN_TTL_S = 4 * 24 * 3600
+
+
+def webhook_seen(hook: str, delivery: str) -> str:
+    """String, expiring: a generic hook's delivery (its id, else its body's hash) already accepted."""
+    return f"{PREFIX}webhook:seen:{hook}:{delivery}"

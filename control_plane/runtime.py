@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from integrations.github import GitHub
     from integrations.sentry import Sentry
     from integrations.slack import SlackIntegration
+    from integrations.webhooks import GenericWebhooks
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Runtime:
     _github: "GitHub | None" = None
     _slack: "SlackIntegration | None" = None
     _sentry: "Sentry | None" = None
+    _webhooks: "GenericWebhooks | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -117,6 +119,20 @@ class Runtime:
                 return None
             self._sentry = Sentry(config, self.redis, self.store, credentials=self.git_credentials())
         return self._sentry
+
+    def webhooks(self) -> "GenericWebhooks | None":
+        """The generic inbound webhooks, when any is configured; one per process."""
+        if self._webhooks is None and self.settings.webhooks:
+            from integrations.webhooks import GenericWebhooks
+
+            self._webhooks = GenericWebhooks(
+                self.settings.webhooks,
+                self.redis,
+                self.store,
+                credentials=self.git_credentials(),
+                max_prompt_bytes=self.settings.max_prompt_bytes,
+            )
+        return self._webhooks
 
     def git_credentials(self) -> GitCredentials | None:
         """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
@@ -196,6 +212,8 @@ class Runtime:
         routers += [slack.router()] if slack else []
         sentry = self.sentry()
         routers += [sentry.router()] if sentry else []
+        hooks = self.webhooks()
+        routers += [hooks.router()] if hooks else []
         credentials = self.git_credentials()
         app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
