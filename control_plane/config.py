@@ -34,7 +34,26 @@ _ALIASES = {
     "slack_bot_token": ("SLACK_BOT_TOKEN",),
     "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
     "slack_app_token": ("SLACK_APP_TOKEN",),
+    "sentry_client_secret": ("SENTRY_CLIENT_SECRET",),
 }
+
+
+class WebhookConfig(BaseModel):
+    """One generic inbound webhook, POST /webhooks/generic/<name> (a [webhooks.<name>] table in the TOML file)."""
+
+    secret: SecretStr
+    """Deliveries carry X-Nightshift-Signature: sha256=<hex HMAC-SHA256 of the raw body with this secret>."""
+    repo: str
+    prompt: str
+    """Jinja2 template of the session's task, rendered (sandboxed) with the JSON body as `payload`."""
+    filter: str | None = None
+    """Jinja2 expression over `payload`; the hook fires only when it is true. Unset: always."""
+    origin: str | None = None
+    """Jinja2 expression over `payload` naming what a delivery is about (an incident id): deliveries with the same
+    value go to one session. Unset: each delivery starts its own."""
+    slack_channel: str | None = None
+    """Slack channel id the session's report is posted to (needs Slack configured)."""
+    max_payload_bytes: int = 1_000_000
 
 
 class Settings(BaseModel):
@@ -160,7 +179,28 @@ class Settings(BaseModel):
     slack_status_interval_s: float = 5.0
     """Least time between two edits of a thread's status message."""
 
-    @field_validator("slack_channel_repos", "slack_github_logins", mode="before")
+    sentry_client_secret: SecretStr | None = None
+    """The Sentry internal integration's client secret; POST /webhooks/sentry is served only when it is set."""
+    sentry_project_repos: dict[str, str] = {}
+    """Sentry project (slug or numeric id) -> repository its triage sessions work on."""
+    sentry_project_channels: dict[str, str] = {}
+    """Sentry project (slug or numeric id) -> Slack channel id the triage report is posted to."""
+    sentry_max_concurrent: int = Field(2, ge=1)
+    """Triage sessions one Sentry project may have running at once; further alerts wait in the stream."""
+    sentry_max_payload_bytes: int = 1_000_000
+    """Larger Sentry deliveries are refused (413)."""
+
+    webhooks: dict[str, WebhookConfig] = {}
+    """Generic inbound webhooks by name (config file, or JSON in NIGHTSHIFT_WEBHOOKS)."""
+
+    @field_validator(
+        "slack_channel_repos",
+        "slack_github_logins",
+        "sentry_project_repos",
+        "sentry_project_channels",
+        "webhooks",
+        mode="before",
+    )
     @classmethod
     def _mapping_from_env(cls, v: object) -> object:
         # A table in the TOML file; in the environment, a JSON object such as {"C0123": "acme/api"}.
@@ -209,7 +249,8 @@ class Settings(BaseModel):
         """Values that must never reach a sandbox, a log line or a tool result."""
         values = [self.anthropic_api_key, self.api_token, self.github_oauth_client_secret, self.openai_api_key]
         values += [self.github_token, self.github_webhook_secret]
-        values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sentry_client_secret]
+        values += [hook.secret for hook in self.webhooks.values()]
         found = [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
         key = self.github_app_private_key()
         return found + ([key] if key else [])

@@ -159,3 +159,44 @@ SNAPSHOT_REFRESH_REQUESTS = PREFIX + "snapshot-refresh:requests"
 """Set: repositories whose warm-start snapshot should be refreshed now (a push to the default branch)."""
 SNAPSHOT_REFRESH_LEASE = PREFIX + "snapshot-refresh:lease"
 """String: the process doing this interval's refresh round; expires after the interval."""
+
+
+SENTRY_ALERTS = PREFIX + "sentry:alerts"
+"""Stream: accepted Sentry alerts, waiting for the consumer (and for room under the per-project limit)."""
+SENTRY_GROUP = "sentry"
+SENTRY_ATTEMPTS = PREFIX + "sentry:attempts"
+SENTRY_SEEN_TTL_S = 4 * 24 * 3600
+
+
+def sentry_seen(request_id: str) -> str:
+    """String, expiring: a Sentry Request-ID already accepted."""
+    return f"{PREFIX}sentry:seen:{request_id}"
+
+
+def sentry_active(project: str) -> str:
+    """Set: ids of a project's triage sessions that may still be running (pruned when read)."""
+    return f"{PREFIX}sentry:active:{project}"
+
+
+def slack_report_channel(session_id: str) -> str:
+    """String: the Slack channel where a session started by an alert or a webhook posts its report as a new thread
+    (set with the session by the integration that started it)."""
+    return f"{PREFIX}slack:report:{session_id}"
+
+
+def sentry_starting(project: str) -> str:
+    """Lock: held while one process counts a project's running triage sessions and starts one, so two processes
+    cannot both see room for the last slot."""
+    return f"{PREFIX}sentry:starting:{project}"
+
+
+WEBHOOK_DELIVERIES = PREFIX + "webhook:deliveries"
+"""Stream: accepted generic webhook deliveries, waiting for the consumer."""
+WEBHOOK_GROUP = "webhook"
+WEBHOOK_ATTEMPTS = PREFIX + "webhook:attempts"
+WEBHOOK_SEEN_TTL_S = 4 * 24 * 3600
+
+
+def webhook_seen(hook: str, delivery: str) -> str:
+    """String, expiring: a generic hook's delivery (its id, else its body's hash) already accepted."""
+    return f"{PREFIX}webhook:seen:{hook}:{delivery}"

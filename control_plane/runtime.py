@@ -36,7 +36,9 @@ from harness.skills import KnowledgeLimits, builtin_skills
 
 if TYPE_CHECKING:
     from integrations.github import GitHub
+    from integrations.sentry import Sentry
     from integrations.slack import SlackIntegration
+    from integrations.webhooks import GenericWebhooks
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Runtime:
     _models: dict[str, ClosableModel] = field(default_factory=dict)
     _github: "GitHub | None" = None
     _slack: "SlackIntegration | None" = None
+    _sentry: "Sentry | None" = None
+    _webhooks: "GenericWebhooks | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -106,6 +110,31 @@ class Runtime:
             self._slack = SlackIntegration(config, self.redis, self.store, credentials=self.git_credentials())
         return self._slack
 
+    def sentry(self) -> "Sentry | None":
+        """The Sentry integration, when its client secret is configured; one per process."""
+        if self._sentry is None:
+            from integrations.sentry import Sentry, SentryConfig
+
+            config = SentryConfig.from_settings(self.settings)
+            if config is None:
+                return None
+            self._sentry = Sentry(config, self.redis, self.store, credentials=self.git_credentials())
+        return self._sentry
+
+    def webhooks(self) -> "GenericWebhooks | None":
+        """The generic inbound webhooks, when any is configured; one per process."""
+        if self._webhooks is None and self.settings.webhooks:
+            from integrations.webhooks import GenericWebhooks
+
+            self._webhooks = GenericWebhooks(
+                self.settings.webhooks,
+                self.redis,
+                self.store,
+                credentials=self.git_credentials(),
+                max_prompt_bytes=self.settings.max_prompt_bytes,
+            )
+        return self._webhooks
+
     def git_credentials(self) -> GitCredentials | None:
         """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
         github = self.github()
@@ -134,7 +163,7 @@ class Runtime:
             observers=[
                 ChildWaker(self.store),
                 *([github.publisher] if github else []),
-                *([slack.observer] if slack else []),
+                *([slack.observer, slack.reporter] if slack else []),
             ],
         )
         return Worker(
@@ -185,6 +214,10 @@ class Runtime:
         routers = [webhook] if webhook else []
         slack = self.slack()
         routers += [slack.router()] if slack else []
+        sentry = self.sentry()
+        routers += [sentry.router()] if sentry else []
+        hooks = self.webhooks()
+        routers += [hooks.router()] if hooks else []
         credentials = self.git_credentials()
         app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
@@ -212,7 +245,10 @@ REDIS_MAX_CONNECTIONS = 500
 
 def _connect(url: str) -> Redis:
     pool = BlockingConnectionPool.from_url(
-        url, decode_responses=True, socket_timeout=REDIS_SOCKET_TIMEOUT_S, max_connections=REDIS_MAX_CONNECTIONS,
+        url,
+        decode_responses=True,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        max_connections=REDIS_MAX_CONNECTIONS,
         timeout=REDIS_SOCKET_TIMEOUT_S,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it

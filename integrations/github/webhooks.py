@@ -4,8 +4,6 @@ This module is the adapter: the `_Hook*` models mirror the parts of GitHub's pay
 ignored), and nothing outside it sees them.
 """
 
-import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +11,7 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ValidationError
 
+from integrations import signatures
 from integrations.github.errors import MalformedDelivery
 from integrations.github.models import (
     Actor,
@@ -27,10 +26,7 @@ from integrations.github.models import (
 
 def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
     """X-Hub-Signature-256 is `sha256=` + the hex HMAC-SHA256 of the raw body; compared in constant time."""
-    if header is None or not header.startswith("sha256="):
-        return False
-    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.encode())
+    return signatures.matches(secret, body, header, prefix="sha256=")
 
 
 def json_of(content_type: str, body: bytes) -> bytes:
@@ -46,7 +42,7 @@ def json_of(content_type: str, body: bytes) -> bytes:
 
 def sign(secret: bytes, body: bytes) -> str:
     """What GitHub sends as X-Hub-Signature-256 (for the stand-in and tests)."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return "sha256=" + signatures.hex_digest(secret, body)
 
 
 # --- the vendor payloads, as far as we read them --------------------------------------------------------------------

@@ -31,6 +31,7 @@ from integrations.slack.events import CHOOSE_REPO, MalformedEvent, parse_event, 
 from integrations.slack.handlers import SlackHandler
 from integrations.slack.inbox import SlackInbox
 from integrations.slack.observer import SlackRunObserver
+from integrations.slack.report import ChannelReporter
 from integrations.slack.status import StatusLoop
 from integrations.slack.threads import Poster, Threads
 
@@ -51,6 +52,7 @@ class SlackIntegration:
         self.handler = SlackHandler(config, redis, store, threads, poster, credentials)
         self.status = StatusLoop(config, redis, store, threads, poster)
         self.observer = SlackRunObserver(config, store, threads, poster)
+        self.reporter = ChannelReporter(config, redis, store, poster)
         self.bolt = _bolt(config, self.client, self.inbox)
 
     def router(self) -> APIRouter:

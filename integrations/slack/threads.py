@@ -90,6 +90,14 @@ class Poster:
         ts: str = reply["ts"]
         return ts
 
+    async def start_thread(self, channel: str, text: str) -> str:
+        """A new top-level message (a thread people can follow up in); returns its ts."""
+        reply = await self._call(
+            self.client.chat_postMessage, channel=channel, text=text, unfurl_links=False, unfurl_media=False
+        )
+        ts: str = reply["ts"]
+        return ts
+
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         # An empty blocks list replaces buttons with the plain text; None would leave them in place.
         await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks or [])
