@@ -24,12 +24,17 @@ async def _log(event: Event) -> None:
     log.info("snapshot refresh: %s", event.model_dump_json())
 
 
+async def request_refresh(redis: Redis, repo: str) -> None:
+    """Ask for the repo's snapshot to be refreshed at the next poll of any worker (e.g. on a push webhook)."""
+    await redis.sadd(keys.SNAPSHOT_REFRESH_REQUESTS, repo)
+
+
 class SnapshotRefresher:
     def __init__(self, starts: SandboxStarts, redis: Redis, *, interval_s: float, me: str) -> None:
         self.starts, self.redis, self.interval_s, self.me = starts, redis, interval_s, me
 
     async def request(self, repo: str) -> None:
-        await self.redis.sadd(keys.SNAPSHOT_REFRESH_REQUESTS, repo)
+        await request_refresh(self.redis, repo)
 
     async def due(self, now: float) -> list[str]:
         """Repos to refresh this round: all with snapshots when the round is due, plus any requested."""

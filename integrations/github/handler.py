@@ -14,6 +14,7 @@ from control_plane.git import Mirrors
 from control_plane.models import NewMessage, NewSession
 from control_plane.pull_requests import PullRequestStore
 from control_plane.sessions import create_session, post_message
+from control_plane.snapshot_refresh import request_refresh
 from control_plane.store import SessionStore
 from harness.model import Model
 from integrations.github import context
@@ -26,6 +27,7 @@ from integrations.github.models import (
     GitHubEvent,
     GitHubOrigin,
     PullRequestEvent,
+    PushEvent,
     ThreadRef,
     origin_key,
 )
@@ -65,6 +67,10 @@ class DeliveryHandler:
 
     async def __call__(self, delivery: Delivery) -> None:
         event = delivery.event
+        if isinstance(event, PushEvent):
+            if event.to_default_branch:  # sessions name the repo by its clone URL; so do their snapshots
+                await request_refresh(self.redis, event.repo.clone_url)
+            return
         decided = plan(event, bot_login=await self.bot_login(), mention=self.config.mention)
         log.info("GitHub %s %s: %s", delivery.name, delivery.id, decided)
         if decided.record:

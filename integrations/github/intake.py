@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from control_plane import keys
-from integrations.github.models import CommentEvent, Delivery
+from integrations.github.models import CommentEvent, Delivery, PushEvent
 from integrations.streams import StreamConsumer, StreamKeys
 
 STREAM = StreamKeys(stream=keys.GITHUB_DELIVERIES, group=keys.GITHUB_GROUP, attempts=keys.GITHUB_ATTEMPTS)
@@ -33,6 +33,8 @@ def seen_keys(delivery: Delivery) -> list[str]:
     e = delivery.event
     if isinstance(e, CommentEvent):
         what = f"comment:{e.via}:{e.repo.full_name}:{e.comment_id}"
+    elif isinstance(e, PushEvent):
+        what = f"push:{e.repo.full_name}:{e.ref}:{e.after}"
     else:
         # The head too: two pushes within one second carry the same updated_at.
         what = f"pr:{e.repo.full_name}#{e.number}:{e.action}:{e.head_sha}:{e.requested_reviewer}:{e.at}"

@@ -86,7 +86,21 @@ class PullRequestEvent(BaseModel):
     installation_id: int | None = None
 
 
-GitHubEvent = Annotated[CommentEvent | PullRequestEvent, Field(discriminator="kind")]
+class PushEvent(BaseModel):
+    """Commits pushed to a branch: a push to the default branch asks for a fresh warm-start snapshot."""
+
+    kind: Literal["push"] = "push"
+    repo: RepoRef
+    ref: str
+    after: str
+    installation_id: int | None = None
+
+    @property
+    def to_default_branch(self) -> bool:
+        return self.ref == f"refs/heads/{self.repo.default_branch}"
+
+
+GitHubEvent = Annotated[CommentEvent | PullRequestEvent | PushEvent, Field(discriminator="kind")]
 
 
 class Delivery(BaseModel):

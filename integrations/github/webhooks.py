@@ -19,6 +19,7 @@ from integrations.github.models import (
     GitHubEvent,
     PullRequestAction,
     PullRequestEvent,
+    PushEvent,
     RepoRef,
     ReviewThread,
 )
@@ -152,6 +153,12 @@ class _PullRequestHook(_Hook):
     requested_reviewer: _User | None = None
 
 
+class _PushHook(_Hook):
+    action: str = ""  # pushes carry no action
+    ref: str
+    after: str
+
+
 class _ReviewHook(_Hook):
     pull_request: _Pull
     review: _Review
@@ -240,7 +247,13 @@ def _pull_request(raw: object) -> GitHubEvent:
     )
 
 
+def _push(raw: object) -> GitHubEvent:
+    h = _PushHook.model_validate(raw)
+    return PushEvent(repo=h.repo(), ref=h.ref, after=h.after, installation_id=h.installation_id())
+
+
 _PARSERS: dict[tuple[str, str], Callable[[object], GitHubEvent]] = {
+    ("push", ""): _push,
     ("issue_comment", "created"): _issue_comment,
     ("pull_request_review_comment", "created"): _review_comment,
     ("pull_request_review", "submitted"): _review,
@@ -254,8 +267,8 @@ _PARSERS: dict[tuple[str, str], Callable[[object], GitHubEvent]] = {
 
 
 def parse(name: str, body: bytes) -> GitHubEvent | None:
-    """The event a delivery carries, or None for events and actions Nightshift does not act on (ping, push,
-    edited comments...). Raises MalformedDelivery when the body is not the JSON GitHub sends for that event."""
+    """The event a delivery carries, or None for events and actions Nightshift does not act on (ping, edited
+    comments...). Raises MalformedDelivery when the body is not the JSON GitHub sends for that event."""
     try:
         raw = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -13,10 +13,22 @@ from typing import TypeVar
 import httpx
 import pytest
 from conftest import free_port
-from github_world import REPO, WEBHOOK_SECRET, build_world, deliver, issue_comment, push_branch, review_comment
+from github_world import (
+    REPO,
+    WEBHOOK_SECRET,
+    Json,
+    _fill,
+    build_world,
+    deliver,
+    example,
+    issue_comment,
+    push_branch,
+    review_comment,
+)
 from pydantic import SecretStr
 from spine import marker, settings_for, wait_status, worker_running
 
+from control_plane import keys
 from control_plane.config import Settings
 from control_plane.runtime import Runtime
 from harness.events import PullRequestOpened, ToolResult
@@ -568,3 +580,23 @@ async def test_asking_on_the_pr_nightshift_opened_continues_the_session_that_ope
     assert f"Co-authored-by: tom <{tom.id}+tom@users.noreply.github.com>" in git(
         gh, "log", "-1", "--format=%B", session.branch
     )
+
+
+def push_payload(gh: GitHubStandIn, ref: str) -> Json:
+    payload = _fill(example("pull_request.reopened"), gh, "alice")  # repository, sender, installation as GitHub sends
+    del payload["pull_request"], payload["action"], payload["number"]
+    payload.update({"ref": ref, "before": "0" * 40, "after": "a" * 40, "commits": []})
+    return payload
+
+
+async def test_a_push_to_the_default_branch_requests_a_snapshot_refresh(
+    rt: Runtime, client: httpx.AsyncClient, gh: GitHubStandIn, tmp_path: Path
+) -> None:
+    async with nightshift(rt):
+        other = await deliver(client, "push", push_payload(gh, "refs/heads/feature"))
+        main = await deliver(client, "push", push_payload(gh, "refs/heads/main"))
+        assert (other.status_code, main.status_code) == (202, 202)
+        requested = await eventually(lambda: rt.redis.smembers(keys.SNAPSHOT_REFRESH_REQUESTS))
+    clone_url = str(push_payload(gh, "refs/heads/main")["repository"]["clone_url"])  # type: ignore[index]
+    assert requested == {clone_url}  # only the default branch's push, named as sessions name the repo
+    assert not (await rt.store.recent(limit=5))  # a push never starts a session
