@@ -14,7 +14,6 @@ from harness.model import (
     RetryCallback,
     ToolChoice,
     call_with_retries,
-    retry_delay_s,
 )
 from harness.pricing import cost_usd
 
@@ -45,7 +44,10 @@ class AnthropicModel:
         return await call_with_retries(
             lambda: self._call(system, messages, tools, tool_choice, max_tokens or self.config.max_tokens),
             errors=(anthropic.APIStatusError, anthropic.APIConnectionError),
-            wait_for=self._wait_for,
+            retryable=_retryable,
+            retry_after_s=_retry_after,
+            max_retries=self.config.max_retries,
+            base_s=self.config.retry_base_s,
             describe=_describe,
             fail=_as_model_error,
             on_retry=on_retry,
@@ -53,13 +55,6 @@ class AnthropicModel:
 
     async def close(self) -> None:
         await self._client.close()
-
-    def _wait_for(self, e: anthropic.APIError, attempt: int) -> float | None:
-        if not _retryable(e):
-            return None
-        return retry_delay_s(
-            attempt, max_retries=self.config.max_retries, base_s=self.config.retry_base_s, retry_after_s=_retry_after(e)
-        )
 
     async def _call(
         self,

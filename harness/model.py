@@ -55,20 +55,24 @@ async def call_with_retries(
     call: Callable[[], Awaitable[T]],
     *,
     errors: tuple[type[E], ...],
-    wait_for: Callable[[E, int], float | None],
+    retryable: Callable[[E], bool],
+    retry_after_s: Callable[[E], float | None],
+    max_retries: int,
+    base_s: float,
     describe: Callable[[E], str],
     fail: Callable[[E], Exception],
     on_retry: RetryCallback | None,
 ) -> T:
-    """The retry loop every model client shares: `wait_for` decides, `on_retry` tells the log, `fail` says why not."""
+    """The retry loop every model client shares: the vendor says what is retryable and what the server asked for;
+    retry_delay_s decides; `on_retry` tells the log; `fail` says why we gave up."""
     attempt = 0
     while True:
         try:
             return await call()
         except errors as e:
             attempt += 1
-            wait_s = wait_for(e, attempt)
-            if wait_s is None:
+            wait_s = retry_delay_s(attempt, max_retries=max_retries, base_s=base_s, retry_after_s=retry_after_s(e))
+            if not retryable(e) or wait_s is None:
                 raise fail(e) from e
             if on_retry is not None:
                 await on_retry(attempt, wait_s, describe(e))

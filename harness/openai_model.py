@@ -32,7 +32,7 @@ from harness.messages import (
     ToolUseBlock,
     Usage,
 )
-from harness.model import RETRYABLE_STATUS, RetryCallback, ToolChoice, call_with_retries, retry_delay_s
+from harness.model import RETRYABLE_STATUS, RetryCallback, ToolChoice, call_with_retries
 from harness.openai_config import OpenAIConfig
 from harness.pricing import cost_usd
 
@@ -68,7 +68,10 @@ class OpenAIModel:
         return await call_with_retries(
             lambda: self._call(system, messages, tools, tool_choice, max_tokens or self.config.max_tokens),
             errors=(openai.APIStatusError, openai.APIConnectionError),
-            wait_for=self._wait_for,
+            retryable=_retryable,
+            retry_after_s=_retry_after,
+            max_retries=self.config.max_retries,
+            base_s=self.config.retry_base_s,
             describe=_describe,
             fail=_as_model_error,
             on_retry=on_retry,
@@ -76,13 +79,6 @@ class OpenAIModel:
 
     async def close(self) -> None:
         await self._client.close()
-
-    def _wait_for(self, e: openai.APIError, attempt: int) -> float | None:
-        if not _retryable(e):
-            return None
-        return retry_delay_s(
-            attempt, max_retries=self.config.max_retries, base_s=self.config.retry_base_s, retry_after_s=_retry_after(e)
-        )
 
     async def _call(
         self,
