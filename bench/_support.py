@@ -1,5 +1,6 @@
 """Shared by the benchmarks: a private redis-server, a throwaway git remote, settings pointed at both."""
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,10 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from control_plane.config import Settings
+from control_plane.models import NewSession, Session
+from control_plane.runtime import Runtime
+from control_plane.sessions import create_session
+from harness.events import Event
 
 KEY = "sk-bench-not-a-real-key-000000"
 
@@ -79,3 +84,20 @@ def settings(root: Path, redis_url: str, base_url: str, **extra: object) -> Sett
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def run_finished_session(rt: Runtime, repo: Path, prompt: str) -> tuple[float, Session, list[Event]]:
+    """Create a session, run it on an in-process worker to its end; (request time, final record, its events)."""
+    worker = rt.worker(rt.model(), concurrency=1)
+    task = asyncio.create_task(worker.run())
+    started = time.time()
+    session = await create_session(rt.store, NewSession(repo=str(repo), prompt=prompt), max_prompt_bytes=10_000)
+    try:
+        while (await rt.store.get(session.id)).status not in {"finished", "failed"}:
+            await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        await task
+    final = await rt.store.get(session.id)
+    assert final.status == "finished", final.error
+    return started, final, [e.event for e in await rt.store.events(session.id)]

@@ -13,16 +13,13 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _support import git, make_remote, redis_server, settings
+from _support import git, make_remote, redis_server, run_finished_session, settings
 
-from control_plane.models import NewSession
 from control_plane.runtime import Runtime
-from control_plane.sessions import create_session
 from harness.events import Note, ToolStarted
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
 
@@ -40,19 +37,7 @@ def add_commit(remote: Path, work: Path, files: dict[str, str]) -> None:
 
 async def first_tool_s(rt: Runtime, repo: Path, prompt: str) -> tuple[float, list[str]]:
     """Seconds from the request to the first tool call, and the session's notes."""
-    worker = rt.worker(rt.model(), concurrency=1)
-    task = asyncio.create_task(worker.run())
-    started = time.time()
-    session = await create_session(rt.store, NewSession(repo=str(repo), prompt=prompt), max_prompt_bytes=10_000)
-    try:
-        while (await rt.store.get(session.id)).status not in {"finished", "failed"}:
-            await asyncio.sleep(0.02)
-    finally:
-        worker.stop()
-        await task
-    final = await rt.store.get(session.id)
-    assert final.status == "finished", final.error
-    events = [e.event for e in await rt.store.events(session.id)]
+    started, _, events = await run_finished_session(rt, repo, prompt)
     first = next(e.at for e in events if isinstance(e, ToolStarted))
     return first - started, [e.text for e in events if isinstance(e, Note)]
 

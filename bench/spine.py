@@ -18,11 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _support import make_remote, redis_server, settings
+from _support import make_remote, redis_server, run_finished_session, settings
 
-from control_plane.models import NewSession
 from control_plane.runtime import Runtime
-from control_plane.sessions import create_session
 from harness.events import ToolStarted
 from harness.messages import Message, TextBlock
 from harness.sandboxes import SandboxSpec
@@ -62,19 +60,7 @@ async def model_call_ms(rt: Runtime, n: int) -> float:
 
 async def run_session(rt: Runtime, repo: Path, prompt: str) -> tuple[float, float, float]:
     """(seconds from request to first tool call, seconds of the run, model turns)."""
-    worker = rt.worker(rt.model(), concurrency=1)
-    task = asyncio.create_task(worker.run())
-    started = time.time()
-    session = await create_session(rt.store, NewSession(repo=str(repo), prompt=prompt), max_prompt_bytes=10_000)
-    try:
-        while (await rt.store.get(session.id)).status not in {"finished", "failed"}:
-            await asyncio.sleep(0.02)
-    finally:
-        worker.stop()
-        await task
-    final = await rt.store.get(session.id)
-    assert final.status == "finished", final.error
-    events = [e.event for e in await rt.store.events(session.id)]
+    started, final, events = await run_finished_session(rt, repo, prompt)
     first_tool = next(e.at for e in events if isinstance(e, ToolStarted))
     run_started = next(e.at for e in events if e.kind == "run_started")
     run_ended = next(e.at for e in events if e.kind == "run_finished")
