@@ -19,7 +19,10 @@ def sandbox_provider(settings: Settings, redis: Redis) -> SnapshotProvider:
 
         return ModalSandboxProvider(settings.modal, RedisSandboxIds(redis))
     hidden = [settings.data_dir, Path.home(), *([settings.config_file] if settings.config_file else [])]
-    return LocalSandboxProvider(LocalSandboxConfig(root_dir=settings.data_dir / "sandboxes", hidden_paths=hidden))
+    config = LocalSandboxConfig(
+        root_dir=settings.data_dir / "sandboxes", hidden_paths=hidden, pids_cgroup=settings.sandbox_pids_cgroup
+    )
+    return LocalSandboxProvider(config)
 
 
 def sandbox_starts(settings: Settings, redis: Redis, provider: SnapshotProvider, mirrors: Mirrors) -> SandboxStarts:

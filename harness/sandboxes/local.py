@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import _local_snapshots
+from harness.sandboxes._pids_cgroup import PidsCgroup
 from harness.sandboxes._process import CommandRun
 from harness.sandboxes.base import ExecResult, OutputCallback, SandboxSpec
 
@@ -52,6 +53,14 @@ class LocalSandboxConfig(BaseModel):
     """A command that prints more than this in total is killed."""
     network: bool = True
     """Whether commands can reach the network. bwrap only: without it there is no network isolation."""
+    max_processes: int = Field(default=1024, gt=0)
+    """Processes one command may have at once (RLIMIT_NPROC, counted in the sandbox's user namespace with bwrap).
+    The kernel does not apply RLIMIT_NPROC to root: a control plane running as root needs pids_cgroup for this."""
+    max_file_bytes: int = Field(default=8 * 1024**3, gt=0)
+    """Largest file a command may write (RLIMIT_FSIZE): a runaway writer gets SIGXFSZ, not the whole disk."""
+    pids_cgroup: Path | None = None
+    """A pids cgroup directory the control plane may create children in (cgroup v1 /sys/fs/cgroup/pids/<name>, or a
+    delegated v2 subtree): each command then gets its own cgroup with pids.max = max_processes, root or not."""
 
 
 @dataclass(frozen=True)
@@ -150,8 +159,14 @@ class LocalSandbox:
         self._check_alive()
         sandbox_cwd, host_cwd = self._resolve_cwd(cwd)
         command_env = self._command_env(env or {})
+        argv = self._argv(command, command_env, sandbox_cwd)
+        cgroup = None
+        if self._config.pids_cgroup is not None:
+            cgroup = PidsCgroup(self._config.pids_cgroup, self._config.max_processes)
+            await asyncio.to_thread(cgroup.create)
+            argv = cgroup.wrap(argv)
         run = CommandRun(
-            self._argv(command, command_env, sandbox_cwd),
+            argv,
             env=command_env,
             cwd=host_cwd,
             timeout_s=timeout_s,
@@ -161,9 +176,14 @@ class LocalSandbox:
         )
         self._runs.add(run)
         try:
-            return await run.execute()
+            result = await run.execute()
         finally:
             self._runs.discard(run)
+            hit_process_limit = cgroup is not None and await _release(cgroup)
+        if hit_process_limit:
+            note = f"\n[the command reached the {self._config.max_processes}-process limit: forks were refused]\n"
+            result = result.model_copy(update={"output": result.output + note})
+        return result
 
     async def read_file(self, path: str, *, limit_bytes: int = 10_000_000) -> bytes:
         self._check_alive()
@@ -208,7 +228,9 @@ class LocalSandbox:
         return env
 
     def _argv(self, command: str, env: Mapping[str, str], cwd: str) -> list[str]:
-        shell = ["bash", "-c", command]  # -c, not -lc: no login profile deciding what the command sees
+        limits = [f"--nproc={self._config.max_processes}", f"--fsize={self._config.max_file_bytes}"]
+        # -c, not -lc: no login profile deciding what the command sees
+        shell = ["prlimit", *limits, "--", "bash", "-c", command]
         if self._bwrap is None:
             return shell
         hidden = [*self._config.hidden_paths, self._dirs.root.parent]  # root_dir: the other sessions' sandboxes
@@ -240,6 +262,13 @@ class LocalSandbox:
                 raise SandboxPathError(f"{path} resolves to a place outside the sandbox")
         allowed = ", ".join(sandbox_dir for sandbox_dir, _ in mounts)
         raise SandboxPathError(f"{path} is outside the sandbox (paths must be under {allowed})")
+
+
+async def _release(cgroup: PidsCgroup) -> bool:
+    """Remove the command's cgroup; whether the command ran into its process limit."""
+    hit_limit = await asyncio.to_thread(cgroup.hit_limit)
+    await cgroup.remove()
+    return hit_limit
 
 
 def _find_bwrap(isolation: Literal["auto", "bwrap", "none"]) -> str | None:
