@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -155,6 +157,14 @@ async def _errors(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own handler answers 500 for a body that is not UTF-8: the errors echo the raw bytes and its encoder
+    # decodes them strictly (fastapi/fastapi#13111).
+    assert isinstance(exc, RequestValidationError)
+    lenient = {bytes: lambda b: b.decode("utf-8", errors="replace")}
+    return JSONResponse({"detail": jsonable_encoder(exc.errors(), custom_encoder=lenient)}, status_code=422)
+
+
 def create_app(
     redis: Redis,
     store: SessionStore,
@@ -173,6 +183,7 @@ def create_app(
     app.state.store, app.state.config = store, config
     app.state.prs, app.state.credentials = PullRequestStore(redis), credentials
     app.add_exception_handler(NightshiftError, _errors)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get("/healthz")
     async def healthz() -> Health:

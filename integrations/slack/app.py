@@ -21,6 +21,8 @@ from slack_bolt import BoltResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.internals import parse_body
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from control_plane.git import GitCredentials
@@ -60,14 +62,23 @@ class SlackIntegration:
         handler = AsyncSlackRequestHandler(self.bolt)
         router = APIRouter(lifespan=self._lifespan)
 
+        verifier = SignatureVerifier(self.config.signing_secret.get_secret_value())
+
         @router.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
+            # Checked before Bolt sees the request: Bolt parses the body before its own signature check, and fails
+            # (a 500) on a JSON body that is not an object.
             try:
-                return await handler.handle(request)
-            except ValueError as e:
-                # Bolt parses the body while building its request, before any check, and lets a JSON error out;
-                # everything after that (signature, listeners) it turns into responses itself.
-                return Response(f"malformed request body: {e}", status_code=400, media_type="text/plain")
+                body = (await request.body()).decode("utf-8")  # the verifier decodes strictly too: Slack sends UTF-8
+            except UnicodeDecodeError:
+                return Response("the request body is not UTF-8", status_code=400, media_type="text/plain")
+            timestamp = request.headers.get("x-slack-request-timestamp", "")
+            # The verifier reads the timestamp with int() and lets a non-number out as ValueError.
+            if not (timestamp.isascii() and timestamp.isdigit() and verifier.is_valid_request(body, request.headers)):
+                return Response("invalid or missing Slack signature", status_code=401, media_type="text/plain")
+            if not _is_json_object(body, request.headers.get("content-type")):
+                return Response("malformed request body", status_code=400, media_type="text/plain")
+            return await handler.handle(request)
 
         return router
 
@@ -126,6 +137,14 @@ async def _supervised(loop: Callable[[asyncio.Event], Awaitable[None]], stopping
             log.exception("slack: %s failed; restarting it in 5s", loop.__qualname__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), 5)  # a restart pause that still ends at shutdown
+
+
+def _is_json_object(body: str, content_type: str | None) -> bool:
+    """Whether Bolt's own parsing of the body (JSON, or a form with a JSON `payload`) gives an object."""
+    try:
+        return isinstance(parse_body(body, content_type), dict)
+    except ValueError:  # not JSON
+        return False
 
 
 def _bolt(config: SlackConfig, client: AsyncWebClient, inbox: SlackInbox) -> AsyncApp:
