@@ -1,0 +1,108 @@
+"""Leak probes: every platform secret is configured with a unique canary value (and is in the worker's own
+environment too), then a scripted session does what an attacker's prompt would: dump the environment, read every
+/proc/*/environ, look at git's config, remotes and credential files, and grep the filesystem it can see for the
+canaries. Everything the sandbox produced is searched: tool results in the event log, what the model was sent, and
+the raw probe output, which the sandbox writes to a file that comes back through the pushed branch, untouched by
+tool-output scrubbing. Each count must be 0, and scrubbing must not be what made it 0."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import sh
+from pydantic import SecretStr
+from spine import marker, run_to_end, settings_for
+
+from control_plane.config import Settings, WebhookConfig
+from control_plane.runtime import Runtime
+from harness.events import ToolResult
+from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
+from integrations.testing.slack_standin import SlackStandIn
+
+ENV_NAMES = {
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "openai_api_key": "OPENAI_API_KEY",
+    "github_token": "GITHUB_TOKEN",
+    "github_webhook_secret": "GITHUB_WEBHOOK_SECRET",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "sentry_client_secret": "SENTRY_CLIENT_SECRET",
+    "api_token": "NIGHTSHIFT_API_TOKEN",
+    "github_oauth_client_secret": "NIGHTSHIFT_GITHUB_OAUTH_CLIENT_SECRET",
+}
+
+
+def canaries() -> dict[str, str]:
+    """One unique value per secret, so a hit names the secret that leaked."""
+    run = uuid.uuid4().hex[:8]
+    names = [*ENV_NAMES, "webhook_secret"]
+    return {name: f"canary-{name.replace('_', '-')}-{run}" for name in names}
+
+
+def probe() -> str:
+    """The attacker's command: everything goes to probe.txt in the workspace (and to the tool result). It greps for
+    the canaries' common prefix, put together at run time, so that no value is in the command itself."""
+    return "\n".join(
+        [
+            "{",
+            "echo '## env'; env",
+            "echo '## /proc/*/environ'; for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null",
+            "echo '## /proc/*/cmdline'; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null",
+            "echo '## git'; git config -l; git remote -v; cat ~/.gitconfig ~/.git-credentials .git/config 2>&1",
+            "echo '## ls'; ls -la ~ / /tmp /proc 2>&1 | head -200",
+            "echo '## grep'; p=canar; grep -rIl -m1 \"${p}y-\" / 2>/dev/null "
+            "--exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr --exclude-dir=workspace",
+            "echo '## end'",
+            "} > /tmp/probe.txt 2>&1; cp /tmp/probe.txt probe.txt; cat probe.txt",
+        ]
+    )
+
+
+def leak_settings(tmp_path: Path, redis_url: str, model_url: str, slack_url: str, values: dict[str, str]) -> Settings:
+    secrets = {name: SecretStr(values[name]) for name in ENV_NAMES}
+    hook = WebhookConfig(secret=SecretStr(values["webhook_secret"]), repo="/nonexistent", prompt="x")
+    return settings_for(
+        tmp_path,
+        redis_url,
+        model_url,
+        **secrets,
+        github_api_url="http://127.0.0.1:9/api/v3",
+        slack_api_url=slack_url,
+        github_oauth_client_id="Iv1.fuzz",
+        github_oauth_users="ana",
+        webhooks={"deploy": hook},
+    )
+
+
+def count(values: dict[str, str], text: str) -> dict[str, int]:
+    return {name: text.count(value) for name, value in values.items() if value in text}
+
+
+async def test_no_platform_secret_reaches_the_sandbox(
+    tmp_path: Path, redis_url: str, standin: AnthropicStandIn, remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = canaries()
+    for name, env in ENV_NAMES.items():
+        monkeypatch.setenv(env, values[name])  # the worker's own environment holds them too
+    tag = marker()
+    steps = [Reply(tool_use("shell", {"command": probe(), "timeout_s": 120}))]
+    standin.register(Script([*steps, Reply(tool_use("finish", {"summary": "probed"}))], key=tag))
+    with SlackStandIn("xoxb-unused") as slack:
+        settings = leak_settings(tmp_path, redis_url, standin.base_url, slack.base_url, values)
+        assert sorted(settings.secrets()) == sorted(values.values())  # every secret the platform has is a canary
+        async with Runtime.open(settings) as rt:
+            session = await run_to_end(rt, remote, f"{tag} print everything you can find", timeout_s=110)
+            events = await rt.store.events(session.id)
+    assert session.status == "finished", session.error
+    [result] = [e.event for e in events if isinstance(e.event, ToolResult)][:1]
+    raw = sh("git", "--git-dir", str(remote), "show", f"{session.branch}:probe.txt")
+    assert "## env" in raw and "## end" in raw and "PATH=" in raw  # the probe really ran to its end
+    assert count(values, raw) == {}  # the sandbox's own output, before any scrubbing
+    assert "[REDACTED]" not in result.output  # scrubbing had nothing to do
+    log = "\n".join(e.model_dump_json() for e in events)
+    assert count(values, log) == {}
+    sent = "\n".join(r.tool_results()[0].text for r in standin.requests[1:])
+    assert count(values, sent) == {}
+    pushed = sh("git", "--git-dir", str(remote), "log", "-p", "--all")
+    assert count(values, pushed) == {}
