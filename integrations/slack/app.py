@@ -78,7 +78,13 @@ class SlackIntegration:
                 return Response("invalid or missing Slack signature", status_code=401, media_type="text/plain")
             if not _is_json_object(body, request.headers.get("content-type")):
                 return Response("malformed request body", status_code=400, media_type="text/plain")
-            return await handler.handle(request)
+            try:
+                return await handler.handle(request)
+            except (AttributeError, TypeError, KeyError, IndexError) as e:
+                # Bolt reads fields of the body (authorizations, team, user...) without checking their types, while
+                # building its request; errors of listeners it turns into responses itself, so these are the body's.
+                log.warning("slack: a signed request whose body Bolt cannot read: %r", e)
+                return Response("malformed request body", status_code=400, media_type="text/plain")
 
         return router
 

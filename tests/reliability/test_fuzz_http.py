@@ -51,7 +51,14 @@ def test_a_body_that_is_not_utf8_gets_422_not_500(world: FuzzWorld) -> None:
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [(b"null", 400), (b"[{}]", 400), (b'"text"', 400), (b'{"text": "\xff"}', 400), (b"payload=7", 400)],
+    [
+        (b"null", 400),
+        (b"[{}]", 400),
+        (b'"text"', 400),
+        (b'{"text": "\xff"}', 400),
+        (b"payload=7", 400),
+        (b'{"type": "event_callback", "authorizations": [[1]]}', 400),
+    ],
 )
 def test_slack_bodies_that_are_not_an_object_are_refused(world: FuzzWorld, body: bytes, status: int) -> None:
     headers = {"Content-Type": "application/json", **signature_headers("/slack/events", body, "right")}
