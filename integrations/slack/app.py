@@ -21,7 +21,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from slack_bolt.request.internals import parse_body
+from slack_bolt.request.internals import build_normalized_headers, extract_content_type, parse_body
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -76,7 +76,7 @@ class SlackIntegration:
             # The verifier reads the timestamp with int() and lets a non-number out as ValueError.
             if not (timestamp.isascii() and timestamp.isdigit() and verifier.is_valid_request(body, request.headers)):
                 return Response("invalid or missing Slack signature", status_code=401, media_type="text/plain")
-            if not _is_json_object(body, request.headers.get("content-type")):
+            if not _is_json_object(body, dict(request.headers)):
                 return Response("malformed request body", status_code=400, media_type="text/plain")
             try:
                 return await handler.handle(request)
@@ -145,8 +145,9 @@ async def _supervised(loop: Callable[[asyncio.Event], Awaitable[None]], stopping
                 await asyncio.wait_for(stopping.wait(), 5)  # a restart pause that still ends at shutdown
 
 
-def _is_json_object(body: str, content_type: str | None) -> bool:
+def _is_json_object(body: str, headers: dict[str, str]) -> bool:
     """Whether Bolt's own parsing of the body (JSON, or a form with a JSON `payload`) gives an object."""
+    content_type = extract_content_type(build_normalized_headers(dict(headers)))
     try:
         return isinstance(parse_body(body, content_type), dict)
     except ValueError:  # not JSON

@@ -60,8 +60,11 @@ def test_a_body_that_is_not_utf8_gets_422_not_500(world: FuzzWorld) -> None:
         (b'{"type": "event_callback", "authorizations": [[1]]}', 400),
     ],
 )
-def test_slack_bodies_that_are_not_an_object_are_refused(world: FuzzWorld, body: bytes, status: int) -> None:
-    headers = {"Content-Type": "application/json", **signature_headers("/slack/events", body, "right")}
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+def test_slack_bodies_that_are_not_an_object_are_refused(
+    world: FuzzWorld, body: bytes, status: int, content_type: str
+) -> None:
+    headers = {"Content-Type": content_type, **signature_headers("/slack/events", body, "right")}
     r = world.anonymous.post("/slack/events", content=body, headers=headers)
     assert r.status_code == status, r.text
 
