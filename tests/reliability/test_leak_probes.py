@@ -5,6 +5,7 @@ canaries. Everything the sandbox produced is searched: tool results in the event
 the raw probe output, which the sandbox writes to a file that comes back through the pushed branch, untouched by
 tool-output scrubbing. Each count must be 0, and scrubbing must not be what made it 0."""
 
+import json
 import uuid
 from pathlib import Path
 
@@ -102,7 +103,7 @@ async def test_no_platform_secret_reaches_the_sandbox(
     assert "[REDACTED]" not in result.output  # scrubbing had nothing to do
     log = "\n".join(e.model_dump_json() for e in events)
     assert count(values, log) == {}
-    sent = "\n".join(r.tool_results()[0].text for r in standin.requests[1:])
+    sent = "\n".join(json.dumps(r.body) for r in standin.requests)  # the system prompt, tool results, everything
     assert count(values, sent) == {}
     pushed = sh("git", "--git-dir", str(remote), "log", "-p", "--all")
     assert count(values, pushed) == {}

@@ -58,6 +58,7 @@ def collector() -> Iterator[Collector]:
     yield server
     server.shutdown()
     thread.join(10)
+    server.server_close()
 
 
 def attempts(url: str) -> list[str]:
