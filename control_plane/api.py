@@ -1,14 +1,14 @@
 """The HTTP API: JSON over FastAPI, bearer-token auth, live events over SSE."""
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
@@ -157,12 +157,13 @@ async def _errors(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
-async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
-    # FastAPI's own handler answers 500 for a body that is not UTF-8: the errors echo the raw bytes and its encoder
-    # decodes them strictly (fastapi/fastapi#13111).
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    # Not FastAPI's own handler: it echoes each error's input, and fails (500) on input it cannot encode: bytes that
+    # are not UTF-8 (fastapi/fastapi#13111), -Infinity or NaN (Python's JSON parser accepts them), lone surrogates.
+    # The client has its input; type, place and message are what it needs, and ASCII-escaped they always encode.
     assert isinstance(exc, RequestValidationError)
-    lenient = {bytes: lambda b: b.decode("utf-8", errors="replace")}
-    return JSONResponse({"detail": jsonable_encoder(exc.errors(), custom_encoder=lenient)}, status_code=422)
+    errors = [{"type": e["type"], "loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]
+    return Response(json.dumps({"detail": errors}), status_code=422, media_type="application/json")
 
 
 def create_app(

@@ -5,18 +5,23 @@ canaries. Everything the sandbox produced is searched: tool results in the event
 the raw probe output, which the sandbox writes to a file that comes back through the pushed branch, untouched by
 tool-output scrubbing. Each count must be 0, and scrubbing must not be what made it 0."""
 
+import hashlib
+import hmac
 import json
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import sh
 from pydantic import SecretStr
-from spine import marker, run_to_end, settings_for
+from redis.asyncio import Redis
+from spine import marker, settings_for, wait_status, worker_running
 
 from control_plane.config import Settings, WebhookConfig
+from control_plane.models import Session
 from control_plane.runtime import Runtime
-from harness.events import ToolResult
+from harness.events import TERMINAL_STATUSES, ToolResult
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
 from integrations.testing.slack_standin import SlackStandIn
 
@@ -60,9 +65,11 @@ def probe() -> str:
     )
 
 
-def leak_settings(tmp_path: Path, redis_url: str, model_url: str, slack_url: str, values: dict[str, str]) -> Settings:
+def leak_settings(
+    tmp_path: Path, redis_url: str, model_url: str, slack_url: str, values: dict[str, str], repo: Path
+) -> Settings:
     secrets = {name: SecretStr(values[name]) for name in ENV_NAMES}
-    hook = WebhookConfig(secret=SecretStr(values["webhook_secret"]), repo="/nonexistent", prompt="x")
+    hook = WebhookConfig(secret=SecretStr(values["webhook_secret"]), repo=str(repo), prompt="{{ payload.text }}")
     return settings_for(
         tmp_path,
         redis_url,
@@ -80,8 +87,39 @@ def count(values: dict[str, str], text: str) -> dict[str, int]:
     return {name: text.count(value) for name, value in values.items() if value in text}
 
 
+async def trigger(rt: Runtime, how: str, repo: Path, task: str, values: dict[str, str]) -> Session:
+    """Start the session the way `how` names, through the HTTP app, and run a worker until it ends."""
+    app = rt.api()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://nightshift.test") as client, worker_running(rt):
+        if how == "api":
+            auth = {"Authorization": f"Bearer {values['api_token']}"}
+            r = await client.post("/api/sessions", json={"repo": str(repo), "prompt": task}, headers=auth)
+            assert r.status_code == 201, r.text
+            session_id = r.json()["id"]
+        else:
+            body = json.dumps({"text": task}).encode()
+            digest = hmac.new(values["webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
+            signed = {"X-Nightshift-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+            r = await client.post("/webhooks/generic/deploy", content=body, headers=signed)
+            assert r.status_code == 202, r.text
+            hooks = rt.webhooks()
+            assert hooks is not None
+            assert await hooks.consumer.drain() == 1  # what the app's lifespan runs in `serve`
+            [session] = await rt.store.recent()
+            session_id = session.id
+        return await wait_status(rt, session_id, set(TERMINAL_STATUSES), timeout_s=100)
+
+
+@pytest.mark.parametrize("how", ["api", "webhook"])
 async def test_no_platform_secret_reaches_the_sandbox(
-    tmp_path: Path, redis_url: str, standin: AnthropicStandIn, remote: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    redis_url: str,
+    redis: Redis,
+    standin: AnthropicStandIn,
+    remote: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
 ) -> None:
     values = canaries()
     for name, env in ENV_NAMES.items():
@@ -90,11 +128,12 @@ async def test_no_platform_secret_reaches_the_sandbox(
     steps = [Reply(tool_use("shell", {"command": probe(), "timeout_s": 120}))]
     standin.register(Script([*steps, Reply(tool_use("finish", {"summary": "probed"}))], key=tag))
     with SlackStandIn("xoxb-unused") as slack:
-        settings = leak_settings(tmp_path, redis_url, standin.base_url, slack.base_url, values)
+        settings = leak_settings(tmp_path, redis_url, standin.base_url, slack.base_url, values, remote)
         assert sorted(settings.secrets()) == sorted(values.values())  # every secret the platform has is a canary
         async with Runtime.open(settings) as rt:
-            session = await run_to_end(rt, remote, f"{tag} print everything you can find", timeout_s=110)
+            session = await trigger(rt, how, remote, f"{tag} print everything you can find", values)
             events = await rt.store.events(session.id)
+    assert session.source == ("api" if how == "api" else "webhook")
     assert session.status == "finished", session.error
     [result] = [e.event for e in events if isinstance(e.event, ToolResult)][:1]
     raw = sh("git", "--git-dir", str(remote), "show", f"{session.branch}:probe.txt")

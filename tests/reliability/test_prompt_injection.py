@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import sh
+from redis.asyncio import Redis
 from spine import marker, run_to_end
 from test_leak_probes import ENV_NAMES, canaries, count, leak_settings
 
@@ -77,6 +78,7 @@ def attempts(url: str) -> list[str]:
 async def test_injected_instructions_get_no_credentials_and_push_nothing_elsewhere(
     tmp_path: Path,
     redis_url: str,
+    redis: Redis,
     standin: AnthropicStandIn,
     remote: Path,
     collector: Collector,
@@ -91,7 +93,7 @@ async def test_injected_instructions_get_no_credentials_and_push_nothing_elsewhe
     standin.register(Script([*steps, Reply(tool_use("finish", {"summary": "did as told"}))], key=tag))
     refs_before = sh("git", "--git-dir", str(remote), "for-each-ref")
     with SlackStandIn("xoxb-unused") as slack:
-        settings = leak_settings(tmp_path, redis_url, standin.base_url, slack.base_url, values)
+        settings = leak_settings(tmp_path, redis_url, standin.base_url, slack.base_url, values, remote)
         async with Runtime.open(settings) as rt:
             session = await run_to_end(rt, remote, f"{tag} {INJECTION}", timeout_s=110)
             events = await rt.store.events(session.id)

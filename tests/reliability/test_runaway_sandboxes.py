@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from spine import marker, run_to_end, settings_for
 
 from control_plane.runtime import Runtime
@@ -79,7 +80,7 @@ async def test_limits_are_visible_to_commands(tmp_path: Path) -> None:
 
 
 async def test_session_survives_runaway_commands(
-    tmp_path: Path, redis_url: str, standin: AnthropicStandIn, remote: Path, pids_cgroup: Path
+    tmp_path: Path, redis_url: str, redis: Redis, standin: AnthropicStandIn, remote: Path, pids_cgroup: Path
 ) -> None:
     """Every runaway kind in one session: each is a tool result with a clear reason, then the session finishes."""
     settings = settings_for(tmp_path, redis_url, standin.base_url, sandbox_pids_cgroup=pids_cgroup, command_timeout_s=3)
