@@ -25,7 +25,8 @@ def test_every_route_is_fuzzed(world: FuzzWorld) -> None:
 def test_fuzzed_requests_get_no_5xx(world: FuzzWorld) -> None:
     outcome = Outcome()
 
-    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # derandomize: the same 300 cases every run, so CI is stable; bench/fuzz_http.py explores new ones each run.
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def one(data: st.DataObject) -> None:
         case: Case = data.draw(cases(world.endpoints, world.session_id, world.examples))
