@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from control_plane.automations import Automations, AutomationStatus
 from control_plane.cancel import cancel_session
 from control_plane.config import Settings
 from control_plane.demo import demo_request, demo_settings, make_repo
@@ -406,6 +407,60 @@ async def _notes(settings: Settings, action: NoteAction) -> None:
         console.print("removed")
     elif not shown:
         console.print("no notes")
+
+
+@main.group()
+def automations() -> None:
+    """Triage automations (Sentry projects, generic webhooks): see their state, pause and resume them."""
+
+
+@automations.command("list")
+@config_option
+def automations_list(config: Path | None) -> None:
+    """Every configured automation: paused or active, failures in a row, deliveries skipped while paused."""
+    _run(_automations(_settings(config), lambda a: a.list()))
+
+
+@automations.command("pause")
+@click.option("--reason", default="paused by hand", show_default=True)
+@click.option("--as", "by", default=lambda: os.environ.get("USER", "cli"), help="Who pauses it.")
+@config_option
+@click.argument("automation_id")
+def automations_pause(reason: str, by: str, config: Path | None, automation_id: str) -> None:
+    """Stop starting sessions for AUTOMATION_ID (e.g. sentry:calc-api); its deliveries are counted, not run."""
+    _run(_automations(_settings(config), lambda a: a.pause(automation_id, f"{reason} ({by})")))
+
+
+@automations.command("resume")
+@config_option
+@click.argument("automation_id")
+def automations_resume(config: Path | None, automation_id: str) -> None:
+    """Start sessions for AUTOMATION_ID again; its failure count starts over."""
+    _run(_automations(_settings(config), lambda a: a.resume(automation_id)))
+
+
+AutomationAction = Callable[[Automations], Awaitable[AutomationStatus | list[AutomationStatus]]]
+
+
+async def _automations(settings: Settings, action: AutomationAction) -> None:
+    async with Runtime.open(settings) as rt:
+        result = await action(rt.automations())
+    shown = result if isinstance(result, list) else [result]
+    if not shown:
+        console.print("no automations are configured (sentry_project_repos, webhooks)")
+        return
+    table = Table("automation", "repo", "state", "failures in a row", "skipped while paused", "last session")
+    for a in shown:
+        state = f"paused: {a.state.paused_reason}" if a.state.paused else "active"
+        table.add_row(
+            a.id,
+            a.repo,
+            escape(state),
+            str(a.state.consecutive_failures),
+            str(a.state.skipped_while_paused),
+            a.state.last_session_id or "-",
+        )
+    console.print(table)
 
 
 @main.command()

@@ -53,6 +53,10 @@ class WebhookConfig(BaseModel):
     value go to one session. Unset: each delivery starts its own."""
     slack_channel: str | None = None
     """Slack channel id the session's report is posted to (needs Slack configured)."""
+    github_issue: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+#\d+$")
+    """"owner/name#number": the session's report is also a comment on this GitHub issue (needs GitHub configured)."""
+    max_concurrent: int = Field(2, ge=1)
+    """Sessions this hook may have running at once; further deliveries wait in the stream."""
     max_payload_bytes: int = 1_000_000
 
 
@@ -189,6 +193,8 @@ class Settings(BaseModel):
     """Triage sessions one Sentry project may have running at once; further alerts wait in the stream."""
     sentry_max_payload_bytes: int = 1_000_000
     """Larger Sentry deliveries are refused (413)."""
+    automation_max_failures: int = Field(3, ge=1)
+    """A Sentry project's or a webhook's automation pauses itself after this many failed sessions in a row."""
 
     webhooks: dict[str, WebhookConfig] = {}
     """Generic inbound webhooks by name (config file, or JSON in NIGHTSHIFT_WEBHOOKS)."""

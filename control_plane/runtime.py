@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from control_plane.agent_setup import AgentConfig, AgentSetup
 from control_plane.api import ApiConfig, create_app
+from control_plane.automations import AutomationHealth, Automations, configured_automations
 from control_plane.children import ChildWaker, SubSessionLimits
 from control_plane.config import Settings
 from control_plane.embedded_redis import EmbeddedRedis
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from integrations.github import GitHub
     from integrations.sentry import Sentry
     from integrations.slack import SlackIntegration
+    from integrations.triage import TriageStarter
     from integrations.webhooks import GenericWebhooks
 
 
@@ -51,6 +53,7 @@ class Runtime:
     _slack: "SlackIntegration | None" = None
     _sentry: "Sentry | None" = None
     _webhooks: "GenericWebhooks | None" = None
+    _automations: Automations | None = None
 
     @classmethod
     @asynccontextmanager
@@ -118,7 +121,7 @@ class Runtime:
             config = SentryConfig.from_settings(self.settings)
             if config is None:
                 return None
-            self._sentry = Sentry(config, self.redis, self.store, credentials=self.git_credentials())
+            self._sentry = Sentry(config, self.redis, self.store, self._triage_starter())
         return self._sentry
 
     def webhooks(self) -> "GenericWebhooks | None":
@@ -126,14 +129,30 @@ class Runtime:
         if self._webhooks is None and self.settings.webhooks:
             from integrations.webhooks import GenericWebhooks
 
-            self._webhooks = GenericWebhooks(
-                self.settings.webhooks,
-                self.redis,
-                self.store,
-                credentials=self.git_credentials(),
-                max_prompt_bytes=self.settings.max_prompt_bytes,
-            )
+            self._webhooks = GenericWebhooks(self.settings.webhooks, self.redis, self._triage_starter())
         return self._webhooks
+
+    def automations(self) -> Automations:
+        """The triage automations (Sentry projects, generic webhooks) and their state; one per process."""
+        if self._automations is None:
+            found = configured_automations(self.settings)
+            self._automations = Automations(self.redis, found, max_failures=self.settings.automation_max_failures)
+        return self._automations
+
+    def automation_health(self) -> AutomationHealth:
+        slack = self.slack()
+        return AutomationHealth(self.automations(), notifier=slack.reporter if slack else None)
+
+    def _triage_starter(self) -> "TriageStarter":
+        from integrations.triage import TriageStarter
+
+        return TriageStarter(
+            self.redis,
+            self.store,
+            self.automation_health(),
+            credentials=self.git_credentials(),
+            max_prompt_bytes=self.settings.max_prompt_bytes,
+        )
 
     def git_credentials(self) -> GitCredentials | None:
         """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
@@ -164,6 +183,7 @@ class Runtime:
                 ChildWaker(self.store),
                 *([github.publisher] if github else []),
                 *([slack.observer, slack.reporter] if slack else []),
+                self.automation_health(),
             ],
         )
         return Worker(
@@ -219,7 +239,9 @@ class Runtime:
         hooks = self.webhooks()
         routers += [hooks.router()] if hooks else []
         credentials = self.git_credentials()
-        app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
+        app = create_app(
+            self.redis, self.store, config, routers=routers, credentials=credentials, automations=self.automations()
+        )
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
         mount_web(app, web)
         return app
