@@ -72,12 +72,14 @@ class TriageStarter:
         if await self.automations.skip_if_paused(automation_id):
             log.info("automation %s is paused: %s not started", automation_id, req.origin or "a delivery")
             return Skipped("paused")
+        if await self.running(automation_id) >= limit:
+            raise Deferred  # full: a storm's waiting deliveries cost a count each, not a lock
         lock = self.redis.lock(keys.automation_starting(automation_id), timeout=120, blocking_timeout=5)
         if not await lock.acquire():
             raise Deferred  # another process is starting one of this automation's sessions
         try:
             if await self.running(automation_id) >= limit:
-                raise Deferred  # the storm waits in the stream; nothing is dropped
+                raise Deferred  # counted again under the lock: another process may have taken the last slot
             return await self._create(automation_id, req, report)
         finally:
             await lock.release()
