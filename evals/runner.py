@@ -1,0 +1,122 @@
+"""`nightshift eval run`: every task of a suite as a real session (create_session, a worker, the sandbox), then scored.
+
+Each task gets a bare repository of its own on this machine; the session clones it, works, and pushes its branch
+back; the check runs in a fresh checkout of that branch. A task past its timeout is cancelled (its work is pushed
+as a checkpoint, as any cancel does) and scored "timeout" without a check."""
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from control_plane.cancel import cancel_session
+from control_plane.models import NewSession, Session
+from control_plane.runtime import Runtime
+from control_plane.sessions import create_session
+from evals.checks import run_check
+from evals.repos import bare_from_files, bare_from_url, checkout
+from evals.results import EvalRun, Outcome, TaskResult
+from evals.suite import Suite, Task
+from harness.events import TERMINAL_STATUSES
+
+POLL_S = 0.05
+OnDone = Callable[[TaskResult], None]
+
+
+def new_run_id(suite: str, model: str, now: float) -> str:
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{suite}-{model.replace(':', '_').replace('/', '_')}-{stamp}"
+
+
+async def run_suite(
+    rt: Runtime,
+    suite: Suite,
+    *,
+    model: str,
+    concurrency: int = 1,
+    run_id: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    on_done: OnDone | None = None,
+) -> EvalRun:
+    """Run every task on one in-process worker (`concurrency` sessions at once); results in the suite's order."""
+    started_at = time.time()
+    slots = asyncio.Semaphore(concurrency)
+    worker = rt.worker(rt.model(), concurrency=concurrency)
+    work = asyncio.create_task(worker.run())
+
+    async def one(task: Task, workdir: Path) -> TaskResult:
+        async with slots:
+            result = await run_task(rt, task, model=model, workdir=workdir / task.name, clock=clock)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="nightshift-eval-") as tmp:
+            for task in suite.tasks:
+                (Path(tmp) / task.name).mkdir()
+            results = await asyncio.gather(*(one(task, Path(tmp)) for task in suite.tasks))
+    finally:
+        worker.stop()
+        await work
+    run_id = run_id or new_run_id(suite.name, model, started_at)
+    return EvalRun(run_id=run_id, suite=suite.name, model=model, started_at=started_at, tasks=list(results))
+
+
+def task_repo(task: Task, workdir: Path) -> Path:
+    dest = workdir / "remote.git"
+    if task.config.repo_url is not None:
+        assert task.config.commit is not None  # load_task checked it
+        return bare_from_url(task.config.repo_url, task.config.commit, dest)
+    return bare_from_files(task.repo_dir, dest)
+
+
+async def run_task(rt: Runtime, task: Task, *, model: str, workdir: Path, clock: Callable[[], float]) -> TaskResult:
+    bare = await asyncio.to_thread(task_repo, task, workdir)
+    started = clock()
+    session = await start_session(rt, bare, task.prompt, model=model, title=f"eval: {task.name}")
+    final, timed_out = await wait_or_cancel(rt, session.id, task.config.timeout_s)
+    duration_s = clock() - started
+    outcome: Outcome = "timeout"
+    check = None
+    if not timed_out:
+        ref = final.branch if final.pushed_commit else "main"
+        copy = await asyncio.to_thread(checkout, bare, ref, workdir / "checkout")
+        check = await run_check(task, copy, final.summary)
+        outcome = "pass" if check.passed else "fail"
+    return TaskResult(
+        task=task.name,
+        outcome=outcome,
+        session_id=final.id,
+        status=final.status,
+        steps=final.steps,
+        input_tokens=final.input_tokens,
+        output_tokens=final.output_tokens,
+        cost_usd=final.cost_usd,
+        duration_s=duration_s,
+        check=check,
+        error=final.error,
+    )
+
+
+async def start_session(rt: Runtime, repo: Path, prompt: str, *, model: str, title: str) -> Session:
+    req = NewSession(repo=str(repo), prompt=prompt, requested_by="eval", source="cli", title=title, model=model)
+    return await create_session(rt.store, req, max_prompt_bytes=rt.settings.max_prompt_bytes)
+
+
+async def wait_or_cancel(rt: Runtime, session_id: str, timeout_s: float) -> tuple[Session, bool]:
+    """The session once it has ended, and whether it had to be cancelled for running past timeout_s."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _ended(rt, session_id), False
+    except TimeoutError:
+        await cancel_session(rt.store, session_id)
+        return await _ended(rt, session_id), True
+
+
+async def _ended(rt: Runtime, session_id: str) -> Session:
+    while (session := await rt.store.get(session_id)).status not in TERMINAL_STATUSES:
+        await asyncio.sleep(POLL_S)
+    return session
