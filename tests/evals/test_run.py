@@ -2,11 +2,13 @@
 sandbox, git pushes, a worker) against the scripted model, which solves one, fails one and runs past one's timeout."""
 
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from click.testing import CliRunner
 from rich.console import Console
+from spine import SECRET
 
 from control_plane.cli import main
 from control_plane.runtime import Runtime
@@ -137,3 +139,25 @@ COMPARE = lines("""\
 1 better, 1 worse, 1 unchanged
 better: fix-mul
 worse: fix-add""")
+
+
+def test_the_cli_runs_a_suite_and_saves_the_run(redis_url: str, standin: AnthropicStandIn, tmp_path: Path) -> None:
+    suite = tmp_path / "one"
+    shutil.copytree(TINY / "fix-add", suite / "fix-add")
+    standin.register(Script(solve("a - b", "a + b"), key="[eval:fix-add]"))
+    env = {**cli_env(tmp_path / "data"), "REDIS_URL": redis_url, "ANTHROPIC_API_KEY": SECRET}
+    env["ANTHROPIC_BASE_URL"] = standin.base_url
+    shown = CliRunner().invoke(main, ["eval", "run", str(suite), "--model", "claude-sonnet-4-6"], env=env)
+    assert shown.exit_code == 0, shown.output
+    [saved] = (tmp_path / "data" / "evals").glob("one-claude-sonnet-4-6-*.json")
+    run = results.load(tmp_path / "data", str(saved))
+    assert [(t.task, t.outcome, t.steps) for t in run.tasks] == [("fix-add", "pass", 2)]
+    assert "│ fix-add │ pass       │ 2     │ 2,200  │ $0.0090 │" in shown.output
+    assert f"saved {saved}" in shown.output
+
+
+def test_a_bad_suite_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "suite" / "broken").mkdir(parents=True)
+    shown = CliRunner().invoke(main, ["eval", "run", str(tmp_path / "suite"), "--model", "x"], env=cli_env(tmp_path))
+    assert shown.exit_code == 2
+    assert "task broken: task.toml is missing" in shown.output
