@@ -53,17 +53,18 @@ def eval_group() -> None:
 @model_option
 @config_option
 @concurrency_option
-def run(suite: str, model: str, config: Path | None, concurrency: int) -> None:
+@click.option("--judge", "judge_model", default=None, help="Also judge tasks that have a rubric.md, with this model.")
+def run(suite: str, model: str, config: Path | None, concurrency: int, judge_model: str | None) -> None:
     """Run every task of SUITE (a folder, or a shipped suite such as `starter`) and score it."""
     settings = _settings(config)
-    finished = _run(_run_suite(settings, suite, model, concurrency))
+    finished = _run(_run_suite(settings, suite, model, concurrency, judge_model))
     console.print(run_table(finished))
     if line := judge_line(finished):
         console.print(line)
     console.print(f"saved {results.save(finished, settings.data_dir)}")
 
 
-async def _run_suite(settings: Settings, suite: str, model: str, concurrency: int) -> EvalRun:
+async def _run_suite(settings: Settings, suite: str, model: str, concurrency: int, judge_model: str | None) -> EvalRun:
     loaded = find_suite(suite)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
@@ -74,7 +75,8 @@ async def _run_suite(settings: Settings, suite: str, model: str, concurrency: in
             progress.advance(bar)
 
         async with Runtime.open(settings) as rt:
-            return await run_suite(rt, loaded, model=model, concurrency=concurrency, on_done=done)
+            judge = rt.model_for(judge_model) if judge_model else None
+            return await run_suite(rt, loaded, model=model, concurrency=concurrency, on_done=done, judge_model=judge)
 
 
 @eval_group.command()

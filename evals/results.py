@@ -37,6 +37,9 @@ class TaskResult(BaseModel):
     """None when the task timed out or could not be scored."""
     judge: JudgeVerdict | None = None
     error: str = ""
+    summary: str = ""
+    """The session's final report."""
+    pushed_commit: str = ""
 
     @property
     def tokens(self) -> int:

@@ -16,10 +16,12 @@ from control_plane.models import NewSession, Session
 from control_plane.runtime import Runtime
 from control_plane.sessions import create_session
 from evals.checks import run_check
-from evals.repos import bare_from_files, bare_from_url, checkout
+from evals.judge import judge
+from evals.repos import bare_from_files, bare_from_url, checkout, diff
 from evals.results import EvalRun, Outcome, TaskResult
 from evals.suite import Suite, Task
 from harness.events import TERMINAL_STATUSES
+from harness.model import Model
 
 POLL_S = 0.05
 OnDone = Callable[[TaskResult], None]
@@ -39,8 +41,10 @@ async def run_suite(
     run_id: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     on_done: OnDone | None = None,
+    judge_model: Model | None = None,
 ) -> EvalRun:
-    """Run every task on one in-process worker (`concurrency` sessions at once); results in the suite's order."""
+    """Run every task on one in-process worker (`concurrency` sessions at once); results in the suite's order.
+    With a judge_model, tasks that have a rubric are also judged (apart from the pass/fail score)."""
     started_at = time.time()
     slots = asyncio.Semaphore(concurrency)
     worker = rt.worker(rt.model(), concurrency=concurrency)
@@ -49,6 +53,10 @@ async def run_suite(
     async def one(task: Task, workdir: Path) -> TaskResult:
         async with slots:
             result = await run_task(rt, task, model=model, workdir=workdir / task.name, clock=clock)
+            if judge_model is not None and task.rubric is not None and result.check is not None:
+                patch = await asyncio.to_thread(_pushed_diff, workdir / task.name / "remote.git", result.pushed_commit)
+                verdict = await judge(judge_model, rubric=task.rubric, diff=patch, summary=result.summary)
+                result = result.model_copy(update={"judge": verdict})
         if on_done is not None:
             on_done(result)
         return result
@@ -63,6 +71,10 @@ async def run_suite(
         await work
     run_id = run_id or new_run_id(suite.name, model, started_at)
     return EvalRun(run_id=run_id, suite=suite.name, model=model, started_at=started_at, tasks=list(results))
+
+
+def _pushed_diff(bare: Path, pushed_commit: str) -> str:
+    return diff(bare, "main", pushed_commit) if pushed_commit else ""
 
 
 def task_repo(task: Task, workdir: Path) -> Path:
@@ -98,6 +110,8 @@ async def run_task(rt: Runtime, task: Task, *, model: str, workdir: Path, clock:
         duration_s=duration_s,
         check=check,
         error=final.error,
+        summary=final.summary,
+        pushed_commit=final.pushed_commit,
     )
 
 
