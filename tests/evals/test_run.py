@@ -141,19 +141,31 @@ better: fix-mul
 worse: fix-add""")
 
 
-def test_the_cli_runs_a_suite_and_saves_the_run(redis_url: str, standin: AnthropicStandIn, tmp_path: Path) -> None:
+def test_the_cli_runs_a_suite_judges_it_and_saves_the_run(
+    redis_url: str, standin: AnthropicStandIn, tmp_path: Path
+) -> None:
     suite = tmp_path / "one"
     shutil.copytree(TINY / "fix-add", suite / "fix-add")
+    (suite / "fix-add" / "rubric.md").write_text("[judge:fix-add] add adds; nothing else changes\n")
     standin.register(Script(solve("a - b", "a + b"), key="[eval:fix-add]"))
+    verdict = tool_use("verdict", {"passed": True, "reason": "one-line fix"})
+    judged = Script([reply(verdict)], key="[judge:fix-add]")
+    standin.register(judged)
     env = {**cli_env(tmp_path / "data"), "REDIS_URL": redis_url, "ANTHROPIC_API_KEY": SECRET}
     env["ANTHROPIC_BASE_URL"] = standin.base_url
-    shown = CliRunner().invoke(main, ["eval", "run", str(suite), "--model", "claude-sonnet-4-6"], env=env)
+    args = ["eval", "run", str(suite), "--model", "claude-sonnet-4-6", "--judge", "claude-haiku-4-5"]
+    shown = CliRunner().invoke(main, args, env=env)
     assert shown.exit_code == 0, shown.output
     [saved] = (tmp_path / "data" / "evals").glob("one-claude-sonnet-4-6-*.json")
     run = results.load(tmp_path / "data", str(saved))
     assert [(t.task, t.outcome, t.steps) for t in run.tasks] == [("fix-add", "pass", 2)]
     assert "│ fix-add │ pass       │ 2     │ 2,200  │ $0.0090 │" in shown.output
     assert f"saved {saved}" in shown.output
+    # The judge saw the pushed diff, and its cost is reported on its own.
+    assert "-    return a - b\n+    return a + b" in judged.requests[0].user_text()
+    assert run.tasks[0].judge is not None and run.tasks[0].judge.reason == "one-line fix"
+    assert "judge: 1/1 rubrics met · judge cost $0.0015 (not in the totals)" in shown.output
+    assert "│ total   │ 1/1 passed │ 2     │ 2,200  │ $0.0090 │" in shown.output
 
 
 def test_a_bad_suite_is_a_clear_error(tmp_path: Path) -> None:
