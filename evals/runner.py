@@ -12,16 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from control_plane.cancel import cancel_session
+from control_plane.config import Settings
 from control_plane.models import NewSession, Session
 from control_plane.runtime import Runtime
 from control_plane.sessions import create_session
-from evals.checks import run_check
+from evals.checks import check_sandboxes, run_check
 from evals.judge import judge
 from evals.repos import bare_from_files, bare_from_url, checkout, diff
 from evals.results import EvalRun, Outcome, TaskResult
 from evals.suite import Suite, Task
 from harness.events import TERMINAL_STATUSES
 from harness.model import Model
+from harness.sandboxes.local import LocalSandboxProvider
 
 POLL_S = 0.05
 OnDone = Callable[[TaskResult], None]
@@ -50,9 +52,9 @@ async def run_suite(
     worker = rt.worker(rt.model(), concurrency=concurrency)
     work = asyncio.create_task(worker.run())
 
-    async def one(task: Task, workdir: Path) -> TaskResult:
+    async def one(task: Task, workdir: Path, sandboxes: LocalSandboxProvider) -> TaskResult:
         async with slots:
-            result = await run_task(rt, task, model=model, workdir=workdir / task.name, clock=clock)
+            result = await run_task(rt, task, model=model, workdir=workdir / task.name, clock=clock, checks=sandboxes)
             if judge_model is not None and task.rubric is not None and result.check is not None:
                 patch = await asyncio.to_thread(_pushed_diff, workdir / task.name / "remote.git", result.pushed_commit)
                 verdict = await judge(judge_model, rubric=task.rubric, diff=patch, summary=result.summary)
@@ -63,14 +65,20 @@ async def run_suite(
 
     try:
         with tempfile.TemporaryDirectory(prefix="nightshift-eval-") as tmp:
+            sandboxes = check_sandboxes(Path(tmp) / "checks", hidden_paths(rt.settings))
             for task in suite.tasks:
                 (Path(tmp) / task.name).mkdir()
-            results = await asyncio.gather(*(one(task, Path(tmp)) for task in suite.tasks))
+            results = await asyncio.gather(*(one(task, Path(tmp), sandboxes) for task in suite.tasks))
     finally:
         worker.stop()
         await work
     run_id = run_id or new_run_id(suite.name, model, started_at)
     return EvalRun(run_id=run_id, suite=suite.name, model=model, started_at=started_at, tasks=list(results))
+
+
+def hidden_paths(settings: Settings) -> list[Path]:
+    """What a check must not see: the data dir (Redis files, tokens), the config file, the user's home."""
+    return [settings.data_dir, Path.home(), *([settings.config_file] if settings.config_file else [])]
 
 
 def _pushed_diff(bare: Path, pushed_commit: str) -> str:
@@ -85,7 +93,9 @@ def task_repo(task: Task, workdir: Path) -> Path:
     return bare_from_files(task.repo_dir, dest)
 
 
-async def run_task(rt: Runtime, task: Task, *, model: str, workdir: Path, clock: Callable[[], float]) -> TaskResult:
+async def run_task(
+    rt: Runtime, task: Task, *, model: str, workdir: Path, clock: Callable[[], float], checks: LocalSandboxProvider
+) -> TaskResult:
     bare = await asyncio.to_thread(task_repo, task, workdir)
     started = clock()
     session = await start_session(rt, bare, task.prompt, model=model, title=f"eval: {task.name}")
@@ -96,7 +106,7 @@ async def run_task(rt: Runtime, task: Task, *, model: str, workdir: Path, clock:
     if not timed_out:
         ref = final.branch if final.pushed_commit else "main"
         copy = await asyncio.to_thread(checkout, bare, ref, workdir / "checkout")
-        check = await run_check(task, copy, final.summary)
+        check = await run_check(task, copy, final.summary, checks)
         outcome = "pass" if check.passed else "fail"
     return TaskResult(
         task=task.name,

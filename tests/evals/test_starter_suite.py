@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.checks import run_check
+from evals.checks import check_sandboxes, run_check
 from evals.repos import bare_from_files, checkout
 from evals.suite import BUILTIN_SUITES, Task, find_suite
 
@@ -25,7 +25,8 @@ def test_the_starter_suite_is_varied() -> None:
 async def test_check_fails_untouched_and_passes_with_the_reference_solution(task: Task, tmp_path: Path) -> None:
     bare = bare_from_files(task.repo_dir, tmp_path / "remote.git")
 
-    untouched = await run_check(task, checkout(bare, "main", tmp_path / "untouched"), summary="")
+    sandboxes = check_sandboxes(tmp_path / "checks", [Path.home()])
+    untouched = await run_check(task, checkout(bare, "main", tmp_path / "untouched"), "", sandboxes)
     assert not untouched.passed, "the check passes without any work: it measures nothing"
 
     solved = checkout(bare, "main", tmp_path / "solved")
@@ -33,6 +34,6 @@ async def test_check_fails_untouched_and_passes_with_the_reference_solution(task
     if patch.exists():
         subprocess.run(["git", "apply", str(patch)], cwd=solved, check=True)
     report = task.folder / "solution.md"
-    result = await run_check(task, solved, summary=report.read_text() if report.exists() else "")
+    result = await run_check(task, solved, report.read_text() if report.exists() else "", sandboxes)
     assert result.hidden.passed, result.hidden.output
     assert result.kept is None or result.kept.passed, result.kept.output
