@@ -41,6 +41,21 @@ class TaskResult(BaseModel):
     """The session's final report."""
     pushed_commit: str = ""
 
+    @classmethod
+    def failed_to_run(cls, task: str, error: str) -> "TaskResult":
+        return cls(
+            task=task,
+            outcome="error",
+            session_id="",
+            status="",
+            steps=0,
+            input_tokens=0,
+            output_tokens=0,
+            cost_usd=0.0,
+            duration_s=0.0,
+            error=error,
+        )
+
     @property
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens

@@ -21,6 +21,7 @@ from evals.judge import judge
 from evals.repos import bare_from_files, bare_from_url, checkout, diff
 from evals.results import EvalRun, Outcome, TaskResult
 from evals.suite import Suite, Task
+from harness.errors import NightshiftError
 from harness.events import TERMINAL_STATUSES
 from harness.model import Model
 from harness.sandboxes.local import LocalSandboxProvider
@@ -54,7 +55,12 @@ async def run_suite(
 
     async def one(task: Task, workdir: Path, sandboxes: LocalSandboxProvider) -> TaskResult:
         async with slots:
-            result = await run_task(rt, task, model=model, workdir=workdir / task.name, clock=clock, checks=sandboxes)
+            try:
+                result = await run_task(
+                    rt, task, model=model, workdir=workdir / task.name, clock=clock, checks=sandboxes
+                )
+            except NightshiftError as e:  # this task could not be run or scored; the others go on
+                result = TaskResult.failed_to_run(task.name, str(e))
             if judge_model is not None and task.rubric is not None and result.check is not None:
                 patch = await asyncio.to_thread(_pushed_diff, workdir / task.name / "remote.git", result.pushed_commit)
                 verdict = await judge(judge_model, rubric=task.rubric, diff=patch, summary=result.summary)

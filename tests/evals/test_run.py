@@ -173,3 +173,21 @@ def test_a_bad_suite_is_a_clear_error(tmp_path: Path) -> None:
     shown = CliRunner().invoke(main, ["eval", "run", str(tmp_path / "suite"), "--model", "x"], env=cli_env(tmp_path))
     assert shown.exit_code == 2
     assert "task broken: task.toml is missing" in shown.output
+
+
+async def test_a_task_that_cannot_be_run_is_an_error_and_the_others_go_on(
+    rt: Runtime, standin: AnthropicStandIn, tmp_path: Path
+) -> None:
+    suite = tmp_path / "suite"
+    shutil.copytree(TINY / "fix-add", suite / "fix-add")
+    standin.register(Script(solve("a - b", "a + b"), key="[eval:fix-add]"))
+    shutil.copytree(TINY / "fix-add", suite / "gone")
+    shutil.rmtree(suite / "gone" / "repo")
+    (suite / "gone" / "task.toml").write_text(
+        f'kind = "bug fix"\nlanguage = "python"\nrepo_url = "{tmp_path}/nope.git"\ncommit = "abc"\n'
+    )
+    run = await run_suite(rt, load_suite(suite), model="claude-sonnet-4-6", run_id="r")
+    fixed, result = run.tasks
+    assert (fixed.task, fixed.outcome) == ("fix-add", "pass")
+    assert (result.task, result.outcome, result.session_id) == ("gone", "error", "")
+    assert result.error.startswith(f"git clone -q --bare {tmp_path}/nope.git")
