@@ -53,18 +53,14 @@ async def run_suite(
     worker = rt.worker(rt.model(), concurrency=concurrency)
     work = asyncio.create_task(worker.run())
 
-    async def one(task: Task, workdir: Path, sandboxes: LocalSandboxProvider) -> TaskResult:
+    async def one(task: Task, workdir: Path, checks: LocalSandboxProvider) -> TaskResult:
         async with slots:
             try:
-                result = await run_task(
-                    rt, task, model=model, workdir=workdir / task.name, clock=clock, checks=sandboxes
-                )
+                result = await run_task(rt, task, model=model, workdir=workdir / task.name, clock=clock, checks=checks)
             except NightshiftError as e:  # this task could not be run or scored; the others go on
                 result = TaskResult.failed_to_run(task.name, str(e))
             if judge_model is not None and task.rubric is not None and result.check is not None:
-                patch = await asyncio.to_thread(_pushed_diff, workdir / task.name / "remote.git", result.pushed_commit)
-                verdict = await judge(judge_model, rubric=task.rubric, diff=patch, summary=result.summary)
-                result = result.model_copy(update={"judge": verdict})
+                result = await _judged(judge_model, task.rubric, result, workdir / task.name / "remote.git")
         if on_done is not None:
             on_done(result)
         return result
@@ -87,8 +83,11 @@ def hidden_paths(settings: Settings) -> list[Path]:
     return [settings.data_dir, Path.home(), *([settings.config_file] if settings.config_file else [])]
 
 
-def _pushed_diff(bare: Path, pushed_commit: str) -> str:
-    return diff(bare, "main", pushed_commit) if pushed_commit else ""
+async def _judged(judge_model: Model, rubric: str, result: TaskResult, bare: Path) -> TaskResult:
+    pushed = result.pushed_commit
+    patch = await asyncio.to_thread(diff, bare, "main", pushed) if pushed else ""
+    verdict = await judge(judge_model, rubric=rubric, diff=patch, summary=result.summary)
+    return result.model_copy(update={"judge": verdict})
 
 
 def task_repo(task: Task, workdir: Path) -> Path:
