@@ -21,13 +21,28 @@ from evals.results import EvalRun
 from evals.runner import run_suite
 from evals.suite import find_suite
 from evals.swebench import DEFAULT_MIRROR, predict, read_instances, write_predictions
-from harness.errors import NightshiftError
+from harness.errors import ConfigError, NightshiftError
+from harness.providers import ModelChoice
 
 T = TypeVar("T")
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 config_option = click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file.")
-model_option = click.option("--model", required=True, help="anthropic:NAME, openai:NAME or a Claude model name.")
+
+
+def _model_choice(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Checked before anything runs: a bad choice is a usage error, not a failed run."""
+    try:
+        if value is not None:
+            ModelChoice.parse(value)
+    except ConfigError as e:
+        raise click.BadParameter(str(e)) from e
+    return value
+
+
+model_option = click.option(
+    "--model", required=True, callback=_model_choice, help="anthropic:NAME, openai:NAME or a Claude model name."
+)
 concurrency_option = click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True)
 
 
@@ -53,7 +68,9 @@ def eval_group() -> None:
 @model_option
 @config_option
 @concurrency_option
-@click.option("--judge", "judge_model", default=None, help="Also judge tasks that have a rubric.md, with this model.")
+@click.option(
+    "--judge", "judge_model", callback=_model_choice, help="Also judge tasks that have a rubric.md, with this model."
+)
 def run(suite: str, model: str, config: Path | None, concurrency: int, judge_model: str | None) -> None:
     """Run every task of SUITE (a folder, or a shipped suite such as `starter`) and score it."""
     settings = _settings(config)

@@ -191,3 +191,10 @@ async def test_a_task_that_cannot_be_run_is_an_error_and_the_others_go_on(
     assert (fixed.task, fixed.outcome) == ("fix-add", "pass")
     assert (result.task, result.outcome, result.session_id) == ("gone", "error", "")
     assert result.error.startswith(f"git clone -q --bare {tmp_path}/nope.git")
+
+
+def test_a_bad_model_choice_is_a_usage_error(tmp_path: Path) -> None:
+    shown = CliRunner().invoke(main, ["eval", "run", "starter", "--model", "gpt 4"], env=cli_env(tmp_path))
+    assert shown.exit_code == 2
+    assert "model 'gpt 4': expected `anthropic:NAME`" in shown.output
+    assert not (tmp_path / "evals").exists()
