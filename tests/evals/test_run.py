@@ -186,7 +186,7 @@ async def test_a_task_that_cannot_be_run_is_an_error_and_the_others_go_on(
     (suite / "gone" / "task.toml").write_text(
         f'kind = "bug fix"\nlanguage = "python"\nrepo_url = "{tmp_path}/nope.git"\ncommit = "abc"\n'
     )
-    run = await run_suite(rt, load_suite(suite), model="claude-sonnet-4-6", run_id="r")
+    run = await run_suite(rt, load_suite(suite), model="claude-sonnet-4-6", run_id="r", concurrency=2)
     fixed, result = run.tasks
     assert (fixed.task, fixed.outcome) == ("fix-add", "pass")
     assert (result.task, result.outcome, result.session_id) == ("gone", "error", "")
