@@ -34,6 +34,7 @@ from control_plane.runtime import Runtime
 from control_plane.sandbox_cli import sandbox
 from control_plane.sessions import create_session
 from control_plane.stats import PrTotals, summarize
+from evals.cli import eval_group
 from harness.errors import NightshiftError
 from harness.events import TERMINAL_STATUSES
 from harness.memory import RepoNote
@@ -483,3 +484,4 @@ def review(
 
 
 main.add_command(sandbox)
+main.add_command(eval_group)

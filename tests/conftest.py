@@ -15,6 +15,8 @@ from spine import settings_for
 from control_plane.runtime import Runtime
 from harness.testing.anthropic_standin import AnthropicStandIn
 
+collect_ignore = ["fixtures"]  # test files there belong to the repositories the eval fixtures build, not to us
+
 
 def free_port() -> int:
     with socket.socket() as s:
