@@ -15,8 +15,11 @@ from control_plane.agent_setup import AgentConfig, AgentSetup
 from control_plane.api import ApiConfig, create_app
 from control_plane.children import ChildWaker, SubSessionLimits
 from control_plane.config import Settings
+from control_plane.daily_budgets import DailySpend
 from control_plane.embedded_redis import EmbeddedRedis
 from control_plane.git import GitCredentials, Mirrors
+from control_plane.metrics import Metrics
+from control_plane.metrics_endpoint import metrics_router
 from control_plane.model_choice import model_config
 from control_plane.notes import NoteStore
 from control_plane.queue import WorkQueue
@@ -26,6 +29,7 @@ from control_plane.snapshot_refresh import SnapshotRefresher
 from control_plane.store import SessionStore
 from control_plane.web.app import create_web_app, mount_web
 from control_plane.web.config import web_config
+from control_plane.webhook_metrics import WebhookMetricsMiddleware
 from control_plane.worker import Worker, worker_name
 from harness.compaction import CompactionConfig
 from harness.errors import ConfigError
@@ -157,6 +161,9 @@ class Runtime:
             limits=s.tool_limits(),
             agent=self._agent_setup(mirrors),
             starts=starts,
+            metrics=Metrics(self.redis),
+            spend=DailySpend(self.redis, s.daily_budgets()),
+            provider_name=s.sandbox,
             secrets=s.secrets(),
             worker=name,
             # GitHub before Slack: the thread's final message links the pull request the GitHub observer opened.
@@ -172,6 +179,7 @@ class Runtime:
             runner=SessionRunner(deps),
             concurrency=concurrency or s.worker_concurrency,
             background=[refresher.run] if s.snapshot_refresh_interval_s > 0 else [],
+            drain_timeout_s=s.drain_timeout_s,
         )
 
     def _agent_setup(self, mirrors: Mirrors) -> AgentSetup:
@@ -218,8 +226,11 @@ class Runtime:
         routers += [sentry.router()] if sentry else []
         hooks = self.webhooks()
         routers += [hooks.router()] if hooks else []
+        metrics_token = self.settings.metrics_token
+        routers += [metrics_router(self.redis, metrics_token.get_secret_value() if metrics_token else None)]
         credentials = self.git_credentials()
         app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
+        app.add_middleware(WebhookMetricsMiddleware, metrics=Metrics(self.redis))
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
         mount_web(app, web)
         return app
