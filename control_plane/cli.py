@@ -222,9 +222,14 @@ async def _worker(settings: Settings, concurrency: int | None) -> None:
     async with Runtime.open(settings) as rt:
         w = rt.worker(rt.model(), concurrency=concurrency)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            err.print("stopping: running sessions finish their step, push a checkpoint and go back to the queue")
+            w.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, w.stop)
-        err.print("worker started; Ctrl-C or SIGTERM hands running sessions back to the queue")
+            loop.add_signal_handler(sig, stop)
+        err.print("worker started; Ctrl-C or SIGTERM hands running sessions back to the queue (twice: at once)")
         await w.run()
 
 

@@ -51,7 +51,9 @@ class Worker:
                 await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED, timeout=1)
                 continue
             job = await self.queue.next_job(block_ms=self.idle_poll_ms)
-            if job is not None:
+            if job is not None and self._stopping.is_set():
+                await self.queue.requeue(job)  # read while the stop began (maybe one we just handed back): not ours
+            elif job is not None:
                 stop = StopRequest()
                 task = asyncio.create_task(self._handle(job, stop), name=f"session {job.session_id}")
                 self._tasks[task] = stop
