@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
+from control_plane.log_setup import session_id_var
 from control_plane.queue import Job, WorkQueue
 from control_plane.runner import SessionRunner, StopRequest
 from control_plane.store import SessionStore
@@ -87,8 +88,11 @@ class Worker:
             task.cancel()
 
     async def _handle(self, job: Job, stop: StopRequest) -> None:
+        session_id_var.set(job.session_id)  # this task's own context: its log lines, and its children's, carry the id
         if not await self._acquire(job.session_id):
+            log.info("session held by another worker; left for later")
             return  # another live worker holds it; the job stays pending and is retried when its lease lapses
+        log.info("run starting%s", " (taken over from a silent worker)" if job.reclaimed else "")
         run = asyncio.create_task(self.runner.run(job.session_id, stop))
         beat = asyncio.create_task(self._heartbeat(job, run, stop))
         handed_back = requeue = False
@@ -112,6 +116,7 @@ class Worker:
         await self.queue.release(job.session_id)
         if requeue:  # after the release, so the worker that takes the new job can take the lease at once
             await self.queue.requeue(job)
+        log.info("run handed back to the queue" if handed_back else "run over")
 
     async def _acquire(self, session_id: str, attempts: int = 10) -> bool:
         for _ in range(attempts):

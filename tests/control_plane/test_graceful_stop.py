@@ -3,39 +3,16 @@ and hands the session back at once (lease released, job queued again); worker B 
 person wrote is lost, no tool runs twice, no step is logged twice."""
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from conftest import sh
-from spine import SECRET, marker, start, wait_event, wait_status
+from spine import marker, spawn_worker, start, wait_event, wait_status
 
 from control_plane import keys
 from control_plane.runtime import Runtime
 from harness.events import BranchPushed, ModelTurnEvent, Note, RunStarted, ToolResult, ToolStarted, UserMessage
 from harness.testing.anthropic_standin import AnthropicStandIn, RecordedRequest, Reply, Script, tool_use
-
-
-def spawn_worker(rt: Runtime, standin: AnthropicStandIn, name: str) -> tuple[subprocess.Popen[bytes], Path]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-        "REDIS_URL": str(rt.settings.redis_url),
-        "NIGHTSHIFT_DATA_DIR": str(rt.settings.data_dir),
-        "ANTHROPIC_API_KEY": SECRET,
-        "ANTHROPIC_BASE_URL": standin.base_url,
-        # Far longer than the test waits: the session must move on because it was handed back, not taken over.
-        "NIGHTSHIFT_LEASE_TTL_S": "300",
-    }
-    rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = rt.settings.data_dir / f"worker-{name}.log"
-    with log_path.open("ab") as log:
-        cli = Path(sys.executable).parent / "nightshift"
-        proc = subprocess.Popen([str(cli), "worker"], env=env, stdout=log, stderr=log)
-    return proc, log_path
 
 
 async def wait_for_text(path: Path, text: str, timeout_s: float = 30) -> None:
@@ -57,7 +34,8 @@ async def test_sigterm_hands_the_session_to_another_worker(
     waits = "while [ ! -f go ]; do sleep 0.05; done; rm go; echo ran >> ran.txt"
     standin.register(Script([Reply(tool_use("shell", {"command": waits}, id="toolu_wait")), after_handover], key=tag))
     session = await start(rt, remote, f"{tag} write ran.txt")
-    first, first_log = spawn_worker(rt, standin, "a")
+    # A lease far longer than the test waits: the session must move on because it was handed back, not taken over.
+    first, first_log = spawn_worker(rt, standin, "a", NIGHTSHIFT_LEASE_TTL_S="300")
     second = None
     try:
         await wait_event(rt, session.id, "tool_started")
@@ -74,7 +52,7 @@ async def test_sigterm_hands_the_session_to_another_worker(
         pushed = [e.event for e in await rt.store.events(session.id) if isinstance(e.event, BranchPushed)]
         assert [p.checkpoint for p in pushed] == [True]
 
-        second, _ = spawn_worker(rt, standin, "b")
+        second, _ = spawn_worker(rt, standin, "b", NIGHTSHIFT_LEASE_TTL_S="300")
         final = await wait_status(rt, session.id, {"finished", "failed"})
     finally:
         for proc in (first, second):
