@@ -36,6 +36,7 @@ _ALIASES = {
     "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
     "slack_app_token": ("SLACK_APP_TOKEN",),
     "sentry_client_secret": ("SENTRY_CLIENT_SECRET",),
+    "otel_endpoint": ("OTEL_EXPORTER_OTLP_ENDPOINT",),
 }
 
 
@@ -108,6 +109,9 @@ class Settings(BaseModel):
     """Bearer token GET /metrics requires; unset: /metrics is open (keep it on a private network)."""
     log_format: Literal["text", "json"] = "text"
     """json: one JSON object per log line, with the session id of the run or request that logged it."""
+    otel_endpoint: str | None = None
+    """OTLP/HTTP collector root (or OTEL_EXPORTER_OTLP_ENDPOINT): workers send a trace per session run. Needs the
+    `otel` extra; unset: no tracing."""
     host: str = "127.0.0.1"
     port: int = 8000
     openai_base_url: str | None = None

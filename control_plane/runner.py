@@ -15,6 +15,7 @@ from control_plane.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS, SANDBOX
 from control_plane.models import Session
 from control_plane.observers import RunObserver
 from control_plane.store import SessionStore
+from control_plane.tracing import NoTracing, RunTrace, Tracing
 from control_plane.warm_start import SandboxStarts
 from harness.budget import Budget
 from harness.errors import HandBack, NightshiftError
@@ -76,6 +77,7 @@ class RunnerDeps:
     spend: DailySpend
     """Daily budgets per repo and per person: every call's cost is counted, and checked before the next call."""
     provider_name: str = "local"
+    tracing: Tracing = field(default_factory=NoTracing)
     secrets: list[str] = field(default_factory=list)
     worker: str = "worker"
     observers: list[RunObserver] = field(default_factory=list)
@@ -85,11 +87,12 @@ class _Sink:
     """The loop's EventSink: appends to the log, keeps the session's usage totals current, counts the day's
     spend and feeds the metrics — the one place every step of a run passes through."""
 
-    def __init__(self, deps: RunnerDeps, session: Session) -> None:
-        self.d, self.session = deps, session
+    def __init__(self, deps: RunnerDeps, session: Session, trace: RunTrace) -> None:
+        self.d, self.session, self.trace = deps, session, trace
 
     async def append(self, event: Event) -> str:
         event_id = await self.d.store.append(self.session.id, event)
+        self.trace.event(event)
         if isinstance(event, ModelTurnEvent | Compacted):
             usage = event.usage
             await self.d.store.add_usage(
@@ -142,8 +145,18 @@ class SessionRunner:
         await store.update(session_id, run=run)
         await store.set_status(session_id, "running", f"resumed by {self.d.worker}" if resumed else "")
         await store.append(session_id, RunStarted(run=run, worker=self.d.worker, resumed=resumed))
+        trace = self.d.tracing.start_run(session, run, self.d.worker)
         try:
-            sandbox = await self._sandbox(session)
+            await self._run(session, stop, trace)
+        except BaseException as e:
+            trace.end(e)
+            raise
+        trace.end(None)
+
+    async def _run(self, session: Session, stop: StopRequest, trace: RunTrace) -> None:
+        store, session_id = self.d.store, session.id
+        try:
+            sandbox = await self._sandbox(session, trace)
             await self.d.starts.start_hook(sandbox, functools.partial(store.append, session_id))
             prepared = await self.d.agent.prepare(
                 session, sandbox, default_model=self.d.model, budget=self.d.budget, limits=self.d.limits
@@ -162,7 +175,7 @@ class SessionRunner:
         loop = AgentLoop(
             model=prepared.model,
             tools=prepared.tools,
-            sink=_Sink(self.d, session),
+            sink=_Sink(self.d, session, trace),
             inbox=_Inbox(store, session_id),
             artifacts=prepared.artifacts,
             system=prepared.system,
@@ -215,7 +228,7 @@ class SessionRunner:
         except NightshiftError as e:
             return LoopResult("failed", str(e))
 
-    async def _sandbox(self, session: Session) -> Sandbox:
+    async def _sandbox(self, session: Session, trace: RunTrace) -> Sandbox:
         """The session's sandbox if it survived, else a new one seeded from its branch or its base."""
         sandbox = await self.d.provider.attach(session.id)
         if sandbox is not None and await _is_seeded(sandbox) and not await self._branch_moved(session):
@@ -234,6 +247,7 @@ class SessionRunner:
             sandbox = new.sandbox
             labels = {"provider": self.d.provider_name, "start": "warm" if new.warm else "cold"}
             await self.d.metrics.observe(SANDBOX_START_SECONDS, labels, time.monotonic() - started)
+            trace.sandbox_started(time.monotonic() - started, new.warm)
         else:
             await workspace.seed(sandbox, self.d.mirrors, mirror, commit, session.branch, upstream=upstream)
         took = time.monotonic() - started

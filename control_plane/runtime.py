@@ -27,6 +27,7 @@ from control_plane.runner import RunnerDeps, SessionRunner
 from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
 from control_plane.snapshot_refresh import SnapshotRefresher
 from control_plane.store import SessionStore
+from control_plane.tracing import NoTracing, Tracing
 from control_plane.web.app import create_web_app, mount_web
 from control_plane.web.config import web_config
 from control_plane.webhook_metrics import WebhookMetricsMiddleware
@@ -39,6 +40,8 @@ from harness.screenshot import ChromiumConfig, PlaywrightScreenshotter, chromium
 from harness.skills import KnowledgeLimits, builtin_skills
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from integrations.github import GitHub
     from integrations.sentry import Sentry
     from integrations.slack import SlackIntegration
@@ -55,6 +58,7 @@ class Runtime:
     _slack: "SlackIntegration | None" = None
     _sentry: "Sentry | None" = None
     _webhooks: "GenericWebhooks | None" = None
+    _tracer_provider: "TracerProvider | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -73,6 +77,8 @@ class Runtime:
                     await model.close()
                 if rt._github is not None:
                     rt._github.close()
+                if rt._tracer_provider is not None:
+                    rt._tracer_provider.shutdown()  # flushes the spans still batched
         finally:
             await redis.aclose()
             if embedded is not None:
@@ -139,6 +145,18 @@ class Runtime:
             )
         return self._webhooks
 
+    def tracing(self) -> Tracing:
+        """A trace per session run when an OTLP endpoint is configured; the SDK is imported only then."""
+        if self.settings.otel_endpoint is None:
+            return NoTracing()
+        try:
+            from control_plane.otel import OtelTracing, otlp_provider
+        except ImportError as e:
+            raise ConfigError(f"tracing needs the otel extra: pip install 'nightshift[otel]' ({e})") from e
+        if self._tracer_provider is None:
+            self._tracer_provider = otlp_provider(self.settings.otel_endpoint, "nightshift")
+        return OtelTracing(self._tracer_provider.get_tracer("nightshift"))
+
     def git_credentials(self) -> GitCredentials | None:
         """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
         github = self.github()
@@ -164,6 +182,7 @@ class Runtime:
             metrics=Metrics(self.redis),
             spend=DailySpend(self.redis, s.daily_budgets()),
             provider_name=s.sandbox,
+            tracing=self.tracing(),
             secrets=s.secrets(),
             worker=name,
             # GitHub before Slack: the thread's final message links the pull request the GitHub observer opened.
