@@ -42,18 +42,36 @@ async def read_snapshot(redis: Redis, now: float) -> Snapshot:
     )
 
 
+# Counted inside Redis, a chunk of ids per call: no per-session round trip or reply, and Redis is never blocked for
+# longer than one chunk takes. Values are stored JSON-encoded; the few distinct pairs are decoded here.
+_TALLY = """
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2])
+local tally = {}
+for _, id in ipairs(ids) do
+  local row = redis.call('HMGET', ARGV[3] .. id, 'status', 'source')
+  if row[1] and row[2] then
+    local key = row[1] .. '|' .. row[2]
+    tally[key] = (tally[key] or 0) + 1
+  end
+end
+local out = {#ids}
+for key, n in pairs(tally) do out[#out + 1] = key; out[#out + 1] = n end
+return out
+"""
+
+
 async def _sessions_by_state(redis: Redis) -> dict[tuple[str, str], int]:
-    """Every session's status and source, read in chunks: O(sessions) per scrape, a pipelined HMGET each."""
+    """Every session's status and source: O(sessions) per scrape, counted server-side in chunks."""
     tally: Tally[tuple[str, str]] = Tally()
-    start = 0
-    while ids := await redis.zrange(keys.SESSIONS, start, start + _SCAN_CHUNK - 1):
-        async with redis.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                pipe.hmget(keys.session(session_id), ["status", "source"])
-            rows = await pipe.execute()
-        tally.update((json.loads(status), json.loads(source)) for status, source in rows if status and source)
+    script, prefix, start = redis.register_script(_TALLY), keys.session(""), 0
+    while True:
+        reply = await script(keys=[keys.SESSIONS], args=[start, start + _SCAN_CHUNK - 1, prefix])
+        for pair, n in zip(reply[1::2], reply[2::2], strict=True):
+            status, source = pair.split("|", 1)
+            tally[(json.loads(status), json.loads(source))] += int(n)
+        if reply[0] < _SCAN_CHUNK:
+            return dict(tally)
         start += _SCAN_CHUNK
-    return dict(tally)
 
 
 async def _pending(redis: Redis) -> int:
