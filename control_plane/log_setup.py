@@ -7,8 +7,6 @@ also for records of libraries (the model SDK, httpx) that know nothing about ses
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Literal, TextIO
 
@@ -17,15 +15,6 @@ from pythonjsonlogger.json import JsonFormatter
 session_id_var: ContextVar[str | None] = ContextVar("nightshift_session_id", default=None)
 
 LogFormat = Literal["text", "json"]
-
-
-@contextmanager
-def bound_session(session_id: str) -> Iterator[None]:
-    token = session_id_var.set(session_id)
-    try:
-        yield
-    finally:
-        session_id_var.reset(token)
 
 
 class SessionIdFilter(logging.Filter):

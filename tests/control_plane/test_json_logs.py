@@ -10,7 +10,7 @@ from pathlib import Path
 
 from spine import marker, spawn_worker, start, wait_status
 
-from control_plane.log_setup import bound_session, handler
+from control_plane.log_setup import handler, session_id_var
 from control_plane.runtime import Runtime
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
 
@@ -41,8 +41,9 @@ def test_text_format_shows_the_session_id_too() -> None:
     logger = logging.getLogger("nightshift.test.text")
     logger.addHandler(handler("text", stream))
     try:
-        with bound_session("abc123"):
-            logger.warning("inside")
+        token = session_id_var.set("abc123")
+        logger.warning("inside")
+        session_id_var.reset(token)
         logger.warning("outside")
     finally:
         logger.handlers.clear()
