@@ -1,5 +1,5 @@
 """GET /metrics scraped and parsed (prometheus_client's parser) before, during and after a scripted session run by a
-real worker: the gauges show the session queued then running, and the counters move by exactly what it did."""
+worker process: the gauges show the session queued then running, and the counters move by exactly what it did."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -8,9 +8,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
-from spine import marker, settings_for, start, wait_event, wait_status, worker_running
+from spine import marker, settings_for, spawn_worker, start, wait_event, wait_status
 
 from control_plane.runtime import Runtime
+from control_plane.webhook_metrics import webhook_source
 from harness.messages import Usage
 from harness.pricing import DEFAULT_PRICES, cost_usd
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, ScriptedUsage, tool_use
@@ -64,11 +65,15 @@ async def test_metrics_follow_a_session(metrics_rt: Runtime, standin: AnthropicS
         assert value(queued, "nightshift_sessions", state="queued", source="cli") == 1
         assert value(queued, "nightshift_queue_depth") == value(before, "nightshift_queue_depth") + 1
         assert value(queued, "nightshift_queue_oldest_job_age_seconds") >= 0
-        async with worker_running(rt):
+        worker, _ = spawn_worker(rt, standin, "metrics")  # another process: what it records must show here
+        try:
             await wait_event(rt, session.id, "tool_started")
             running = await scrape(http)
             (rt.settings.data_dir / "sandboxes" / session.id / "workspace" / "go").touch()
             assert (await wait_status(rt, session.id, {"finished", "failed", "cancelled"})).status == "finished"
+        finally:
+            worker.kill()
+            worker.wait(10)
         forged = await http.post(f"/webhooks/generic/{HOOK}", content=b"{}", headers={"x-nightshift-signature": "x"})
         assert forged.status_code == 401
         after = await scrape(http)
@@ -102,3 +107,18 @@ async def test_metrics_token_is_required_when_set(metrics_rt: Runtime) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=metrics_rt.api()), base_url="http://t") as http:
         assert (await http.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
         assert (await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("/slack/events", "slack"),
+        ("/webhooks/github", "github"),
+        ("/webhooks/sentry", "sentry"),
+        ("/webhooks/generic/grafana", "webhook"),
+        ("/api/sessions", None),
+        ("/slack/oauth", None),
+    ],
+)
+def test_webhook_source(path: str, source: str | None) -> None:
+    assert webhook_source(path) == source
