@@ -1,16 +1,18 @@
 """Process logging: plain text, or one JSON object per line (NIGHTSHIFT_LOG_FORMAT=json) for log pipelines.
 
 Every record carries the id of the session it was logged for: the worker binds it for the duration of a run (a
-contextvar, so every task the run starts inherits it), and a filter on the handler copies it onto the record —
-also for records of libraries (the model SDK, httpx) that know nothing about sessions.
+contextvar, so every task the run starts inherits it), the API for a request about one session, and a filter on the
+handler copies it onto the record — also for records of libraries (the model SDK, httpx) that know nothing of it.
 """
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from typing import Literal, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 session_id_var: ContextVar[str | None] = ContextVar("nightshift_session_id", default=None)
 
@@ -39,3 +41,25 @@ def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers = [handler(log_format)]
     root.setLevel(level)
+
+
+_SESSION_PATH = re.compile(r"^/(?:api/)?sessions/([0-9a-f]{12})(?:/|$)")
+
+
+class SessionLogContext:
+    """ASGI middleware: a request about one session (/api/sessions/<id>/..., /sessions/<id>/...) logs with its id,
+    uvicorn's access line included (it is written from inside the app's send)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = _SESSION_PATH.match(scope["path"]) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        token = session_id_var.set(found.group(1))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            session_id_var.reset(token)

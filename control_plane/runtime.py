@@ -18,6 +18,7 @@ from control_plane.config import Settings
 from control_plane.daily_budgets import DailySpend
 from control_plane.embedded_redis import EmbeddedRedis
 from control_plane.git import GitCredentials, Mirrors
+from control_plane.log_setup import SessionLogContext
 from control_plane.metrics import Metrics
 from control_plane.metrics_endpoint import metrics_router
 from control_plane.model_choice import model_config
@@ -250,6 +251,7 @@ class Runtime:
         credentials = self.git_credentials()
         app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
         app.add_middleware(WebhookMetricsMiddleware, metrics=Metrics(self.redis))
+        app.add_middleware(SessionLogContext)
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
         mount_web(app, web)
         return app
