@@ -11,6 +11,7 @@ import sys
 from contextvars import ContextVar
 from typing import Literal, TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,7 +31,10 @@ def handler(log_format: LogFormat, stream: TextIO = sys.stderr) -> logging.Handl
     out.addFilter(SessionIdFilter())
     if log_format == "json":
         fields = ["asctime", "levelname", "name", "message", "session_id"]
-        out.setFormatter(JsonFormatter(fields, rename_fields={"asctime": "time", "levelname": "level"}))
+        # uvicorn adds a `color_message` with terminal escapes to its records: not for a log pipeline.
+        reserved = [*RESERVED_ATTRS, "color_message"]
+        renamed = {"asctime": "time", "levelname": "level"}
+        out.setFormatter(JsonFormatter(fields, rename_fields=renamed, reserved_attrs=reserved))
     else:
         out.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(session_id)s] %(message)s"))
     return out
