@@ -25,6 +25,7 @@ from control_plane.config import Settings
 from control_plane.demo import demo_request, demo_settings, make_repo
 from control_plane.demo import script as demo_script
 from control_plane.git import Mirrors, normalize_repo
+from control_plane.log_setup import configure_logging
 from control_plane.models import NewSession, Session
 from control_plane.notes import NoteStore
 from control_plane.pull_requests import PullRequestStore
@@ -183,11 +184,14 @@ def serve(host: str | None, port: int | None, concurrency: int | None, config: P
 
 
 async def _serve(settings: Settings, host: str | None, port: int | None, concurrency: int | None) -> None:
+    configure_logging(settings.log_format)
     async with Runtime.open(settings) as rt:
         worker = rt.worker(rt.model(), concurrency=concurrency)
         token_hint = "NIGHTSHIFT_API_TOKEN" if settings.api_token else f"the token in {settings.data_dir / 'api-token'}"
         app = rt.api()
-        server = _Server(uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_level="info"))
+        # log_config=None: uvicorn's loggers go through ours (logs.configure), in the chosen format.
+        config = uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_config=None)
+        server = _Server(config)
         url = f"http://{server.config.host}:{server.config.port}"
         err.print(f"web UI on {url}/ and API on {url}/api (docs at /docs); auth: {token_hint}")
         work = asyncio.create_task(worker.run())
@@ -221,12 +225,18 @@ def worker(concurrency: int | None, config: Path | None) -> None:
 
 
 async def _worker(settings: Settings, concurrency: int | None) -> None:
+    configure_logging(settings.log_format)
     async with Runtime.open(settings) as rt:
         w = rt.worker(rt.model(), concurrency=concurrency)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            err.print("stopping: running sessions finish their step, push a checkpoint and go back to the queue")
+            w.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, w.stop)
-        err.print("worker started; Ctrl-C or SIGTERM hands running sessions back to the queue")
+            loop.add_signal_handler(sig, stop)
+        err.print("worker started; Ctrl-C or SIGTERM hands running sessions back to the queue (twice: at once)")
         await w.run()
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from control_plane.daily_budgets import DailyBudgetConfig
 from control_plane.sandbox_config import RepoSandboxConfig
 from harness.anthropic_config import AnthropicConfig
 from harness.budget import Budget
@@ -35,6 +36,7 @@ _ALIASES = {
     "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
     "slack_app_token": ("SLACK_APP_TOKEN",),
     "sentry_client_secret": ("SENTRY_CLIENT_SECRET",),
+    "otel_endpoint": ("OTEL_EXPORTER_OTLP_ENDPOINT",),
 }
 
 
@@ -98,6 +100,22 @@ class Settings(BaseModel):
     """Sessions one worker process runs at once."""
     lease_ttl_s: float = 30.0
     """A worker silent this long is presumed dead and its sessions are taken over."""
+    drain_timeout_s: float = 600.0
+    """On SIGTERM a worker lets each run finish its step (a command may take command_timeout_s), pushes a checkpoint
+    and hands the session on; runs still busy after this long are cancelled and taken over once the lease lapses."""
+    daily_budget_per_repo_usd: float | None = None
+    """Dollars one repository's sessions may spend per UTC day; unset: no limit."""
+    daily_budget_per_person_usd: float | None = None
+    """Dollars the sessions one person asked for may spend per UTC day; unset: no limit."""
+    daily_budget_repos: dict[str, float] = {}
+    """Per-repository daily budgets overriding daily_budget_per_repo_usd (repo as sessions record it)."""
+    metrics_token: SecretStr | None = None
+    """Bearer token GET /metrics requires; unset: /metrics is open (keep it on a private network)."""
+    log_format: Literal["text", "json"] = "text"
+    """json: one JSON object per log line, with the session id of the run or request that logged it."""
+    otel_endpoint: str | None = None
+    """OTLP/HTTP collector root (or OTEL_EXPORTER_OTLP_ENDPOINT): workers send a trace per session run. Needs the
+    `otel` extra; unset: no tracing."""
     host: str = "127.0.0.1"
     port: int = 8000
     openai_base_url: str | None = None
@@ -205,6 +223,7 @@ class Settings(BaseModel):
         "sentry_project_repos",
         "sentry_project_channels",
         "webhooks",
+        "daily_budget_repos",
         mode="before",
     )
     @classmethod
@@ -233,6 +252,13 @@ class Settings(BaseModel):
             max_wall_time_s=self.max_wall_time_s,
         )
 
+    def daily_budgets(self) -> DailyBudgetConfig:
+        return DailyBudgetConfig(
+            per_repo_usd=self.daily_budget_per_repo_usd,
+            per_person_usd=self.daily_budget_per_person_usd,
+            repos=self.daily_budget_repos,
+        )
+
     def tool_limits(self) -> ToolLimits:
         return ToolLimits(output_limit_bytes=self.tool_output_limit_bytes, max_command_timeout_s=self.command_timeout_s)
 
@@ -256,6 +282,7 @@ class Settings(BaseModel):
         values = [self.anthropic_api_key, self.api_token, self.github_oauth_client_secret, self.openai_api_key]
         values += [self.github_token, self.github_webhook_secret]
         values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sentry_client_secret]
+        values += [self.metrics_token]
         values += [hook.secret for hook in self.webhooks.values()]
         found = [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
         key = self.github_app_private_key()

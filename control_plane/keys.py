@@ -231,3 +231,14 @@ WEBHOOK_SEEN_TTL_S = 4 * 24 * 3600
 def webhook_seen(hook: str, delivery: str) -> str:
     """String, expiring: a generic hook's delivery (its id, else its body's hash) already accepted."""
     return f"{PREFIX}webhook:seen:{hook}:{delivery}"
+
+
+def daily_spend(day: str, scope: str, name: str) -> str:
+    """String (float): dollars the model calls of one repo or one person's sessions cost on a UTC day."""
+    return f"{PREFIX}spend:{day}:{scope}:{name}"
+
+
+DAILY_SPEND_TTL_S = 3 * 24 * 3600
+"""A day's spend is kept a little past the day, for people looking at yesterday's figures."""
+METRICS = PREFIX + "metrics"
+"""Hash: Prometheus series (name + labels as JSON) -> value, summed over every process (control_plane.metrics)."""

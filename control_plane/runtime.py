@@ -16,8 +16,12 @@ from control_plane.api import ApiConfig, create_app
 from control_plane.automations import AutomationHealth, Automations, configured_automations
 from control_plane.children import ChildWaker, SubSessionLimits
 from control_plane.config import Settings
+from control_plane.daily_budgets import DailySpend
 from control_plane.embedded_redis import EmbeddedRedis
 from control_plane.git import GitCredentials, Mirrors
+from control_plane.log_setup import SessionLogContext
+from control_plane.metrics import Metrics
+from control_plane.metrics_endpoint import metrics_router
 from control_plane.model_choice import model_config
 from control_plane.notes import NoteStore
 from control_plane.queue import WorkQueue
@@ -25,8 +29,10 @@ from control_plane.runner import RunnerDeps, SessionRunner
 from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
 from control_plane.snapshot_refresh import SnapshotRefresher
 from control_plane.store import SessionStore
+from control_plane.tracing import NoTracing, Tracing
 from control_plane.web.app import create_web_app, mount_web
 from control_plane.web.config import web_config
+from control_plane.webhook_metrics import WebhookMetricsMiddleware
 from control_plane.worker import Worker, worker_name
 from harness.compaction import CompactionConfig
 from harness.errors import ConfigError
@@ -36,6 +42,8 @@ from harness.screenshot import ChromiumConfig, PlaywrightScreenshotter, chromium
 from harness.skills import KnowledgeLimits, builtin_skills
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from integrations.github import GitHub
     from integrations.sentry import Sentry
     from integrations.slack import SlackIntegration
@@ -54,6 +62,7 @@ class Runtime:
     _sentry: "Sentry | None" = None
     _webhooks: "GenericWebhooks | None" = None
     _automations: Automations | None = None
+    _tracer_provider: "TracerProvider | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -72,6 +81,8 @@ class Runtime:
                     await model.close()
                 if rt._github is not None:
                     rt._github.close()
+                if rt._tracer_provider is not None:
+                    rt._tracer_provider.shutdown()  # flushes the spans still batched
         finally:
             await redis.aclose()
             if embedded is not None:
@@ -154,6 +165,18 @@ class Runtime:
             max_prompt_bytes=self.settings.max_prompt_bytes,
         )
 
+    def tracing(self) -> Tracing:
+        """A trace per session run when an OTLP endpoint is configured; the SDK is imported only then."""
+        if self.settings.otel_endpoint is None:
+            return NoTracing()
+        try:
+            from control_plane.otel import OtelTracing, otlp_provider
+        except ImportError as e:
+            raise ConfigError(f"tracing needs the otel extra: pip install 'nightshift[otel]' ({e})") from e
+        if self._tracer_provider is None:
+            self._tracer_provider = otlp_provider(self.settings.otel_endpoint, "nightshift")
+        return OtelTracing(self._tracer_provider.get_tracer("nightshift"))
+
     def git_credentials(self) -> GitCredentials | None:
         """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
         github = self.github()
@@ -176,6 +199,10 @@ class Runtime:
             limits=s.tool_limits(),
             agent=self._agent_setup(mirrors),
             starts=starts,
+            metrics=Metrics(self.redis),
+            spend=DailySpend(self.redis, s.daily_budgets()),
+            provider_name=s.sandbox,
+            tracing=self.tracing(),
             secrets=s.secrets(),
             worker=name,
             # GitHub before Slack: the thread's final message links the pull request the GitHub observer opened.
@@ -192,6 +219,7 @@ class Runtime:
             runner=SessionRunner(deps),
             concurrency=concurrency or s.worker_concurrency,
             background=[refresher.run] if s.snapshot_refresh_interval_s > 0 else [],
+            drain_timeout_s=s.drain_timeout_s,
         )
 
     def _agent_setup(self, mirrors: Mirrors) -> AgentSetup:
@@ -238,10 +266,15 @@ class Runtime:
         routers += [sentry.router()] if sentry else []
         hooks = self.webhooks()
         routers += [hooks.router()] if hooks else []
+        metrics_token = self.settings.metrics_token
+        routers += [metrics_router(self.redis, metrics_token.get_secret_value() if metrics_token else None)]
         credentials = self.git_credentials()
         app = create_app(
             self.redis, self.store, config, routers=routers, credentials=credentials, automations=self.automations()
         )
+        app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
+        app.add_middleware(WebhookMetricsMiddleware, metrics=Metrics(self.redis))
+        app.add_middleware(SessionLogContext)
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
         mount_web(app, web)
         return app
