@@ -272,7 +272,6 @@ class Runtime:
         app = create_app(
             self.redis, self.store, config, routers=routers, credentials=credentials, automations=self.automations()
         )
-        app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
         app.add_middleware(WebhookMetricsMiddleware, metrics=Metrics(self.redis))
         app.add_middleware(SessionLogContext)
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
