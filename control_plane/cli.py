@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,15 @@ from control_plane.cancel import cancel_session
 from control_plane.config import Settings
 from control_plane.demo import demo_request, demo_settings, make_repo
 from control_plane.demo import script as demo_script
+from control_plane.doctor import Check, Finding, Report, render, run_checks
+from control_plane.doctor_checks import (
+    check_bubblewrap,
+    check_modal,
+    check_model,
+    check_redis,
+    check_sandbox,
+    check_sentry,
+)
 from control_plane.git import Mirrors, normalize_repo
 from control_plane.models import NewSession, Session
 from control_plane.notes import NoteStore
@@ -33,7 +43,7 @@ from control_plane.runtime import Runtime
 from control_plane.sandbox_cli import sandbox
 from control_plane.sessions import create_session
 from control_plane.stats import PrTotals, summarize
-from harness.errors import NightshiftError
+from harness.errors import ConfigError, NightshiftError
 from harness.events import TERMINAL_STATUSES
 from harness.memory import RepoNote
 from harness.model import Model
@@ -428,3 +438,34 @@ def review(
 
 
 main.add_command(sandbox)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@config_option
+def doctor(as_json: bool, config: Path | None) -> None:
+    """Check every part of the setup; say what is wrong and how to fix it. Exit status 1 when a check fails."""
+    try:
+        settings = _settings(config)
+    except ConfigError as e:
+        report = Report(findings=[Finding(part="config", status="fail", message=str(e))])
+    else:
+        report = asyncio.run(run_checks(_doctor_checks(settings)))
+    click.echo(report.model_dump_json(indent=2) if as_json else "\n".join(render(report)))
+    sys.exit(0 if report.ok else 1)
+
+
+def _doctor_checks(settings: Settings) -> list[tuple[str, Check]]:
+    from integrations.github.doctor import check_github  # the integrations load only for this command
+    from integrations.slack.doctor import check_slack
+
+    return [
+        ("redis", lambda: check_redis(settings)),
+        ("model", lambda: check_model(settings)),
+        ("github", lambda: check_github(settings)),
+        ("slack", lambda: check_slack(settings)),
+        ("sentry", lambda: check_sentry(settings)),
+        ("modal", lambda: check_modal(settings)),
+        ("bubblewrap", lambda: check_bubblewrap(settings, shutil.which("bwrap"))),
+        ("sandbox", lambda: check_sandbox(settings)),
+    ]

@@ -1,0 +1,271 @@
+"""`nightshift doctor` against working and broken setups: real redis-servers, the Anthropic, GitHub and Slack
+stand-ins behind the real clients, a real local sandbox. Each broken part must say what a user would read."""
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import free_port
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+
+from control_plane.cli import main
+from control_plane.config import _ALIASES, Settings
+from control_plane.doctor import Finding, Report
+from control_plane.doctor_checks import check_bubblewrap, persistence
+from harness.testing.anthropic_standin import AnthropicStandIn
+from integrations.testing.github_standin import GitHubStandIn
+from integrations.testing.slack_standin import SlackStandIn
+
+KEY = "sk-ant-doctor-" + "4d2b" * 6
+
+
+@pytest.fixture
+def start_redis(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """A redis-server of the test's own, started with the given persistence arguments; stopped after the test."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> str:
+        port = free_port()
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), *args]
+        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while not _listening(port):
+            assert time.monotonic() < deadline and procs[-1].poll() is None, "redis-server did not start"
+            time.sleep(0.05)
+        return f"redis://127.0.0.1:{port}/0"
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def persistent_redis(start_redis: Callable[..., str]) -> str:
+    return start_redis("--appendonly", "yes", "--save", "")
+
+
+def doctor(tmp_path: Path, *args: str, **env: str) -> tuple[int, list[str]]:
+    """Run the command with exactly these settings in the environment (anything set outside the test removed)."""
+    ours = [f"NIGHTSHIFT_{name.upper()}" for name in Settings.model_fields] + [
+        v for names in _ALIASES.values() for v in names
+    ]
+    environ: dict[str, str | None] = {name: None for name in ours if name in os.environ}
+    environ |= {"NIGHTSHIFT_DATA_DIR": str(tmp_path / "data"), **env}
+    result = CliRunner().invoke(main, ["doctor", *args], env=environ)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output.splitlines()
+
+
+def finding(lines: list[str], part: str) -> list[str]:
+    """The report's lines about one part: its status line, and the fix line under it if there is one."""
+    at = next(i for i, line in enumerate(lines) if line[6:].startswith(part + " "))
+    return lines[at : at + 2] if at + 1 < len(lines) and "fix: " in lines[at + 1] else lines[at : at + 1]
+
+
+def test_a_working_setup_is_all_ok(tmp_path: Path, persistent_redis: str) -> None:
+    with (
+        AnthropicStandIn(expected_api_key=KEY) as model,
+        GitHubStandIn(tmp_path / "gh") as gh,
+        SlackStandIn(token="xoxb-doctor") as slack,
+    ):
+        gh.install("acme", ["acme/app"])
+        gh.install("globex", ["globex/site"])
+        code, lines = doctor(
+            tmp_path,
+            REDIS_URL=persistent_redis,
+            ANTHROPIC_API_KEY=KEY,
+            ANTHROPIC_BASE_URL=model.base_url,
+            GITHUB_APP_ID=str(gh.app_id),
+            GITHUB_PRIVATE_KEY=gh.private_key_pem,
+            GITHUB_API_URL=gh.base_url,
+            GITHUB_WEBHOOK_SECRET="whsec-doctor-1234",
+            SLACK_BOT_TOKEN="xoxb-doctor",
+            SLACK_SIGNING_SECRET="signing-doctor-1234",
+            NIGHTSHIFT_SLACK_API_URL=slack.base_url,
+            NIGHTSHIFT_PUBLIC_URL="https://nightshift.example.com",
+            SENTRY_CLIENT_SECRET="sentry-doctor-1234",
+            NIGHTSHIFT_SENTRY_PROJECT_REPOS='{"backend": "acme/app"}',
+        )
+    assert lines == [
+        "OK    redis       reachable; append-only file on",
+        "OK    model       API key accepted; claude-sonnet-4-6 available",
+        "OK    github      App nightshift (id 4242), installed on acme, globex",
+        "OK    slack       bot nightshift in Nightshift Test, every scope granted; events at "
+        "https://nightshift.example.com/slack/events",
+        "OK    sentry      client secret set; 1 project(s) mapped to a repo",
+        "SKIP  modal       not used (NIGHTSHIFT_SANDBOX is local)",
+        f"OK    bubblewrap  {shutil.which('bwrap')} creates namespaces",
+        "OK    sandbox     a local sandbox started and ran `true`",
+    ]
+    assert code == 0
+
+
+def test_json_output_carries_the_same_findings(tmp_path: Path, persistent_redis: str) -> None:
+    code, lines = doctor(tmp_path, "--json", REDIS_URL=persistent_redis)
+    report = Report.model_validate_json("\n".join(lines))
+    assert report.findings[0] == Finding(part="redis", status="ok", message="reachable; append-only file on")
+    assert [f.part for f in report.findings if f.status == "fail"] == ["model"]
+    assert code == 1
+
+
+def test_a_wrong_redis_url_fails_with_the_fix(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    code, lines = doctor(tmp_path, REDIS_URL=url)
+    assert lines[0].startswith(f"FAIL  redis       cannot reach Redis at {url}: ")
+    assert lines[1] == (
+        "                  fix: check REDIS_URL (redis://[:password@]host:port/db, rediss:// for TLS) and the network "
+        "path"
+    )
+    assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("--appendonly", "no", "--save", ""),
+            "FAIL  redis       reachable but not persistent: a restart loses every session",
+        ),
+        (
+            ("--appendonly", "no", "--save", "900 1"),
+            "WARN  redis       reachable; only RDB snapshots (save '900 1'): a crash loses the writes since the "
+            "last one",
+        ),
+    ],
+)
+def test_a_redis_without_an_append_only_file_is_flagged(
+    tmp_path: Path, start_redis: Callable[..., str], args: tuple[str, ...], expected: str
+) -> None:
+    url = start_redis(*args)
+    code, lines = doctor(tmp_path, REDIS_URL=url)
+    assert finding(lines, "redis") == [
+        expected,
+        "                  fix: turn on the append-only file (`appendonly yes`; on a managed service: its "
+        "persistence/AOF option)",
+    ]
+    assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("appendonly", "save", "status"),
+    [("yes", "", "ok"), ("yes", "3600 1", "ok"), ("no", "3600 1", "warn"), ("no", "", "fail"), (None, None, "warn")],
+)
+def test_persistence_decision(appendonly: str | None, save: str | None, status: str) -> None:
+    assert persistence(appendonly, save).status == status
+
+
+def test_a_bad_model_key_fails(tmp_path: Path, persistent_redis: str) -> None:
+    with AnthropicStandIn(expected_api_key=KEY) as model:
+        env = {"REDIS_URL": persistent_redis, "ANTHROPIC_BASE_URL": model.base_url}
+        code, lines = doctor(tmp_path, ANTHROPIC_API_KEY="sk-ant-wrong-0000", **env)
+        _, unknown = doctor(tmp_path, ANTHROPIC_API_KEY=KEY, NIGHTSHIFT_MODEL="sonnet-9", **env)
+    assert finding(lines, "model") == [
+        "FAIL  model       the model API refused ANTHROPIC_API_KEY (401)",
+        "                  fix: set ANTHROPIC_API_KEY to a valid key (console.anthropic.com > API keys)",
+    ]
+    assert finding(unknown, "model") == [
+        "FAIL  model       model 'sonnet-9' is not available to this key",
+        "                  fix: set NIGHTSHIFT_MODEL to a model the key can use, e.g. claude-sonnet-4-6",
+    ]
+    assert code == 1
+
+
+def test_slack_missing_scopes_and_a_bad_token(tmp_path: Path, persistent_redis: str) -> None:
+    granted = ["app_mentions:read", "channels:history", "groups:history", "mpim:history"]
+    with SlackStandIn(token="xoxb-doctor", scopes=granted) as slack:
+        env = {"REDIS_URL": persistent_redis, "NIGHTSHIFT_SLACK_API_URL": slack.base_url}
+        env |= {"SLACK_SIGNING_SECRET": "signing-doctor-1234"}
+        code, lines = doctor(tmp_path, SLACK_BOT_TOKEN="xoxb-doctor", **env)
+        _, bad = doctor(tmp_path, SLACK_BOT_TOKEN="xoxb-revoked", **env)
+    assert finding(lines, "slack") == [
+        "FAIL  slack       bot nightshift in Nightshift Test lacks scopes: im:history, chat:write",
+        "                  fix: add them under OAuth & Permissions (or paste `nightshift slack manifest`), then "
+        "reinstall the app",
+    ]
+    assert "FAIL  slack       Slack refused SLACK_BOT_TOKEN: invalid_auth" in bad
+    assert code == 1
+
+
+def test_github_with_a_bad_app_key_or_no_installation(tmp_path: Path, persistent_redis: str) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with GitHubStandIn(tmp_path / "gh") as gh:
+        env = {"REDIS_URL": persistent_redis, "GITHUB_APP_ID": str(gh.app_id), "GITHUB_API_URL": gh.base_url}
+        env |= {"GITHUB_WEBHOOK_SECRET": "whsec-doctor-1234"}
+        code, lines = doctor(tmp_path, GITHUB_PRIVATE_KEY=other_key.decode(), **env)
+        _, nowhere = doctor(tmp_path, GITHUB_PRIVATE_KEY=gh.private_key_pem, **env)
+    assert finding(lines, "github") == [
+        "FAIL  github      GitHub refused the App's JWT (GITHUB_APP_ID and its private key): A JSON web token could "
+        "not be decoded: Signature verification failed",
+        "                  fix: check GITHUB_APP_ID, and that the private key is a current key of that App (App "
+        "settings > Private keys)",
+    ]
+    assert "FAIL  github      App nightshift (id 4242) is installed nowhere" in nowhere
+    assert code == 1
+
+
+def test_github_personal_token(tmp_path: Path, persistent_redis: str) -> None:
+    with GitHubStandIn(tmp_path / "gh") as gh:
+        token = gh.personal_token("ana")
+        _, lines = doctor(tmp_path, REDIS_URL=persistent_redis, GITHUB_TOKEN=token, GITHUB_API_URL=gh.base_url)
+    assert finding(lines, "github") == [
+        "WARN  github      fine-grained token of ana; an App is the better choice for a team; GITHUB_WEBHOOK_SECRET "
+        "is not set, so no webhooks are served",
+        "                  fix: set GITHUB_WEBHOOK_SECRET to the App's (or repository webhook's) secret",
+    ]
+
+
+def test_invalid_configuration_is_one_failure(tmp_path: Path) -> None:
+    code, lines = doctor(tmp_path, NIGHTSHIFT_SANDBOX="docker")
+    assert lines[0].startswith("FAIL  config  invalid configuration: 1 validation error for Settings")
+    assert code == 1
+
+
+async def test_bubblewrap_missing_or_unable_to_make_namespaces(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    missing = await check_bubblewrap(settings, None)
+    assert (missing.status, missing.message, missing.fix) == (
+        "fail",
+        "bwrap not found: local sandboxes would run commands as this user, unisolated",
+        "apt-get install bubblewrap (or NIGHTSHIFT_SANDBOX=modal)",
+    )
+    # What bwrap prints where unprivileged user namespaces are off (a container without them, a locked-down kernel).
+    broken = tmp_path / "bwrap"
+    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
+    refused = await check_bubblewrap(settings, str(broken))
+    assert refused.message == "bwrap cannot create namespaces: bwrap: No permissions to creating new namespace"
+    assert refused.status == "fail"
+    modal = await check_bubblewrap(settings.model_copy(update={"sandbox": "modal"}), None)
+    assert modal.status == "skip"
+
+
+async def test_modal_without_a_token_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from control_plane.doctor_checks import check_modal
+
+    monkeypatch.delenv("MODAL_TOKEN_ID", raising=False)
+    settings = Settings(data_dir=tmp_path, sandbox="modal", anthropic_api_key=SecretStr(KEY))
+    finding = await check_modal(settings)
+    assert json.loads(finding.model_dump_json()) == {
+        "part": "modal",
+        "status": "fail",
+        "message": "no Modal token",
+        "fix": "run `modal token new`, or export MODAL_TOKEN_ID and MODAL_TOKEN_SECRET",
+    }
