@@ -22,6 +22,7 @@ from rich.table import Table
 
 from control_plane.cancel import cancel_session
 from control_plane.config import Settings
+from control_plane.config_reference import reference
 from control_plane.demo import demo_request, demo_settings, make_repo
 from control_plane.demo import script as demo_script
 from control_plane.doctor import Check, Finding, Report, render, run_checks
@@ -453,6 +454,17 @@ def doctor(as_json: bool, config: Path | None) -> None:
         report = asyncio.run(run_checks(_doctor_checks(settings)))
     click.echo(report.model_dump_json(indent=2) if as_json else "\n".join(render(report)))
     sys.exit(0 if report.ok else 1)
+
+
+@main.group("config")
+def config_group() -> None:
+    """The settings Nightshift reads (environment and TOML file)."""
+
+
+@config_group.command("reference")
+def config_reference() -> None:
+    """Print docs/configuration.md: every setting, its environment variables, default and meaning."""
+    click.echo(reference(), nl=False)
 
 
 def _doctor_checks(settings: Settings) -> list[tuple[str, Check]]:
