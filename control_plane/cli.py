@@ -52,6 +52,7 @@ from harness.prompt import Capabilities, system_prompt
 from harness.screenshot import ChromiumConfig, chromium_available
 from harness.skills import KnowledgeLimits
 from harness.testing.anthropic_standin import AnthropicStandIn
+from integrations.slack.cli import slack
 
 T = TypeVar("T")
 console = Console(highlight=False, soft_wrap=True)
@@ -439,6 +440,7 @@ def review(
 
 
 main.add_command(sandbox)
+main.add_command(slack)
 
 
 @main.command()
