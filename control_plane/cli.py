@@ -52,6 +52,7 @@ from harness.prompt import Capabilities, system_prompt
 from harness.screenshot import ChromiumConfig, chromium_available
 from harness.skills import KnowledgeLimits
 from harness.testing.anthropic_standin import AnthropicStandIn
+from integrations.github.cli import github
 from integrations.slack.cli import slack
 
 T = TypeVar("T")
@@ -441,6 +442,7 @@ def review(
 
 main.add_command(sandbox)
 main.add_command(slack)
+main.add_command(github)
 
 
 @main.command()
