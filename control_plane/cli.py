@@ -187,26 +187,30 @@ def demo(config: Path | None) -> None:
 @click.option("--host", default=None, help="Default: NIGHTSHIFT_HOST or 127.0.0.1.")
 @click.option("--port", type=int, default=None, help="Default: NIGHTSHIFT_PORT or 8000.")
 @click.option("--workers", "concurrency", type=int, default=None, help="Sessions run at once in this process.")
+@click.option("--api-only", is_flag=True, help="No worker in this process: sessions run in `nightshift worker`s.")
 @config_option
-def serve(host: str | None, port: int | None, concurrency: int | None, config: Path | None) -> None:
+def serve(host: str | None, port: int | None, concurrency: int | None, api_only: bool, config: Path | None) -> None:
     """Run the HTTP API and a worker in one process."""
-    _run(_serve(_settings(config), host, port, concurrency))
+    _run(_serve(_settings(config), host, port, concurrency, api_only))
 
 
-async def _serve(settings: Settings, host: str | None, port: int | None, concurrency: int | None) -> None:
+async def _serve(
+    settings: Settings, host: str | None, port: int | None, concurrency: int | None, api_only: bool = False
+) -> None:
     async with Runtime.open(settings) as rt:
-        worker = rt.worker(rt.model(), concurrency=concurrency)
+        worker = None if api_only else rt.worker(rt.model(), concurrency=concurrency)
         token_hint = "NIGHTSHIFT_API_TOKEN" if settings.api_token else f"the token in {settings.data_dir / 'api-token'}"
         app = rt.api()
         server = _Server(uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_level="info"))
         url = f"http://{server.config.host}:{server.config.port}"
         err.print(f"web UI on {url}/ and API on {url}/api (docs at /docs); auth: {token_hint}")
-        work = asyncio.create_task(worker.run())
+        work = asyncio.create_task(worker.run()) if worker else None
         try:
             await server.serve()
         finally:
-            worker.stop()
-            await work
+            if worker and work:
+                worker.stop()
+                await work
 
 
 class _Server(uvicorn.Server):
