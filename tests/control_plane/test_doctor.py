@@ -4,11 +4,8 @@ stand-ins behind the real clients, a real local sandbox. Each broken part must s
 import json
 import os
 import shutil
-import socket
 import stat
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,34 +27,8 @@ KEY = "sk-ant-doctor-" + "4d2b" * 6
 
 
 @pytest.fixture
-def start_redis(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """A redis-server of the test's own, started with the given persistence arguments; stopped after the test."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(*args: str) -> str:
-        port = free_port()
-        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), *args]
-        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 10
-        while not _listening(port):
-            assert time.monotonic() < deadline and procs[-1].poll() is None, "redis-server did not start"
-            time.sleep(0.05)
-        return f"redis://127.0.0.1:{port}/0"
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture
-def persistent_redis(start_redis: Callable[..., str]) -> str:
-    return start_redis("--appendonly", "yes", "--save", "")
+def persistent_redis(redis_server: Callable[..., str]) -> str:
+    return redis_server("--appendonly", "yes", "--save", "")
 
 
 def doctor(tmp_path: Path, *args: str, **env: str) -> tuple[int, list[str]]:
@@ -150,9 +121,9 @@ def test_a_wrong_redis_url_fails_with_the_fix(tmp_path: Path) -> None:
     ],
 )
 def test_a_redis_without_an_append_only_file_is_flagged(
-    tmp_path: Path, start_redis: Callable[..., str], args: tuple[str, ...], expected: str
+    tmp_path: Path, redis_server: Callable[..., str], args: tuple[str, ...], expected: str
 ) -> None:
-    url = start_redis(*args)
+    url = redis_server(*args)
     code, lines = doctor(tmp_path, REDIS_URL=url)
     assert finding(lines, "redis") == [
         expected,
