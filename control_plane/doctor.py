@@ -42,7 +42,7 @@ async def run_checks(checks: Sequence[tuple[str, Check]], *, timeout_s: float = 
             async with asyncio.timeout(timeout_s):
                 findings.append(await check())
         except TimeoutError:
-            findings.append(Finding(part=part, status="fail", message=f"no answer within {timeout_s:.0f} s"))
+            findings.append(Finding(part=part, status="fail", message=f"no answer within {timeout_s:g} s"))
     return Report(findings=findings)
 
 

@@ -24,6 +24,16 @@ _REDIS_TIMEOUT_S = 5.0
 _AOF_FIX = "turn on the append-only file (`appendonly yes`; on a managed service: its persistence/AOF option)"
 
 
+def durability(appendonly: str | None, save: str | None, eviction: str) -> Finding:
+    """Persistence, and no eviction: an evicted key is a lost session or job as surely as a restart without an AOF."""
+    finding = persistence(appendonly, save)
+    if eviction == "noeviction" or finding.status == "fail":
+        return finding
+    fix = "; ".join(f for f in (finding.fix, "set maxmemory-policy noeviction") if f)
+    message = f"{finding.message}; maxmemory-policy {eviction} drops keys (sessions, jobs) when memory runs out"
+    return Finding(part="redis", status="warn", message=message, fix=fix)
+
+
 def persistence(appendonly: str | None, save: str | None) -> Finding:
     """Sessions, queues and leases live only in Redis: without persistence a restart loses every session.
     None means the server refused CONFIG (managed services often do) and only INFO told us about the AOF."""
@@ -67,7 +77,7 @@ async def check_redis(settings: Settings) -> Finding:
         socket_connect_timeout=_REDIS_TIMEOUT_S,
     )
     try:
-        return await _redis_persistence(client)
+        return await _redis_durability(client)
     except (RedisError, OSError) as e:
         return Finding(
             part="redis",
@@ -79,15 +89,16 @@ async def check_redis(settings: Settings) -> Finding:
         await client.aclose()
 
 
-async def _redis_persistence(client: Redis) -> Finding:
+async def _redis_durability(client: Redis) -> Finding:
     await client.ping()
+    eviction = str((await client.info("memory")).get("maxmemory_policy", "noeviction"))
     try:
         appendonly = (await client.config_get("appendonly")).get("appendonly")
         save = (await client.config_get("save")).get("save")
     except ResponseError:  # a managed service that disallows CONFIG: INFO still tells whether the AOF is on
         info = await client.info("persistence")
-        return persistence("yes" if info.get("aof_enabled") == 1 else None, None)
-    return persistence(appendonly, save)
+        return durability("yes" if info.get("aof_enabled") == 1 else None, None, eviction)
+    return durability(appendonly, save, eviction)
 
 
 async def check_model(settings: Settings) -> Finding:

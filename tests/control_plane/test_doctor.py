@@ -1,6 +1,7 @@
 """`nightshift doctor` against working and broken setups: real redis-servers, the Anthropic, GitHub and Slack
 stand-ins behind the real clients, a real local sandbox. Each broken part must say what a user would read."""
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,8 +18,8 @@ from pydantic import SecretStr
 
 from control_plane.cli import main
 from control_plane.config import _ALIASES, Settings
-from control_plane.doctor import Finding, Report
-from control_plane.doctor_checks import check_bubblewrap, persistence
+from control_plane.doctor import Finding, Report, run_checks
+from control_plane.doctor_checks import check_bubblewrap, durability
 from harness.testing.anthropic_standin import AnthropicStandIn
 from integrations.testing.github_standin import GitHubStandIn
 from integrations.testing.slack_standin import SlackStandIn
@@ -134,11 +135,45 @@ def test_a_redis_without_an_append_only_file_is_flagged(
 
 
 @pytest.mark.parametrize(
-    ("appendonly", "save", "status"),
-    [("yes", "", "ok"), ("yes", "3600 1", "ok"), ("no", "3600 1", "warn"), ("no", "", "fail"), (None, None, "warn")],
+    ("appendonly", "save", "eviction", "status"),
+    [
+        ("yes", "", "noeviction", "ok"),
+        ("yes", "3600 1", "noeviction", "ok"),
+        ("no", "3600 1", "noeviction", "warn"),
+        ("no", "", "noeviction", "fail"),
+        (None, None, "noeviction", "warn"),  # CONFIG refused, INFO says the AOF is off
+        ("yes", "", "allkeys-lru", "warn"),
+        ("no", "", "allkeys-lru", "fail"),
+    ],
 )
-def test_persistence_decision(appendonly: str | None, save: str | None, status: str) -> None:
-    assert persistence(appendonly, save).status == status
+def test_durability_decision(appendonly: str | None, save: str | None, eviction: str, status: str) -> None:
+    assert durability(appendonly, save, eviction).status == status
+
+
+def test_an_evicting_redis_is_a_warning(tmp_path: Path, redis_server: Callable[..., str]) -> None:
+    url = redis_server("--appendonly", "yes", "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+    _, lines = doctor(tmp_path, REDIS_URL=url)
+    assert finding(lines, "redis") == [
+        "WARN  redis       reachable; append-only file on; maxmemory-policy allkeys-lru drops keys (sessions, jobs) "
+        "when memory runs out",
+        "                  fix: set maxmemory-policy noeviction",
+    ]
+
+
+async def test_a_check_that_hangs_fails_its_part() -> None:
+    async def hangs() -> Finding:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def fine() -> Finding:
+        return Finding(part="sentry", status="skip", message="not configured")
+
+    report = await run_checks([("modal", hangs), ("sentry", fine)], timeout_s=0.05)
+    assert [(f.part, f.status, f.message) for f in report.findings] == [
+        ("modal", "fail", "no answer within 0.05 s"),
+        ("sentry", "skip", "not configured"),
+    ]
+    assert not report.ok
 
 
 def test_a_bad_model_key_fails(tmp_path: Path, persistent_redis: str) -> None:
