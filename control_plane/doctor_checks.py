@@ -8,7 +8,6 @@ import os
 import shutil
 import uuid
 
-import anthropic
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
@@ -16,7 +15,7 @@ from control_plane.config import Settings
 from control_plane.doctor import Finding
 from control_plane.embedded_redis import EmbeddedRedis
 from control_plane.sandbox_runtime import sandbox_provider
-from harness.errors import ConfigError, NightshiftError
+from harness.errors import ConfigError, ModelAPIError, NightshiftError
 from harness.providers import ModelChoice
 from harness.sandboxes import ExecResult, SandboxProvider, SandboxSpec
 
@@ -102,7 +101,9 @@ async def _redis_durability(client: Redis) -> Finding:
 
 
 async def check_model(settings: Settings) -> Finding:
-    """A cheap call: look the configured model up (GET /v1/models/{id}) with the configured key and base URL."""
+    """A cheap call: look the configured model up with the configured key and base URL."""
+    from harness.anthropic_model import AnthropicModel  # the SDK loads only for this check
+
     try:
         choice = ModelChoice.parse(settings.model)
     except ConfigError as e:
@@ -116,31 +117,32 @@ async def check_model(settings: Settings) -> Finding:
             message="ANTHROPIC_API_KEY is not set",
             fix="export ANTHROPIC_API_KEY=sk-ant-... (a key from console.anthropic.com)",
         )
-    client = anthropic.AsyncAnthropic(
-        api_key=settings.anthropic_api_key.get_secret_value(),
-        base_url=settings.anthropic_base_url,
-        max_retries=0,
-        timeout=10.0,
-    )
+    model = AnthropicModel(settings.anthropic().model_copy(update={"model": choice.model, "request_timeout_s": 15.0}))
     try:
-        await client.models.retrieve(choice.model)
-    except anthropic.AuthenticationError:
+        await model.check_access()
+    except ConfigError:
         return Finding(
             part="model",
             status="fail",
             message="the model API refused ANTHROPIC_API_KEY (401)",
             fix="set ANTHROPIC_API_KEY to a valid key (console.anthropic.com > API keys)",
         )
-    except anthropic.NotFoundError:
+    except ModelAPIError as e:
+        return _model_api_finding(settings, choice.model, e)
+    finally:
+        await model.close()
+    return Finding(part="model", status="ok", message=f"API key accepted; {choice.model} available")
+
+
+def _model_api_finding(settings: Settings, model: str, e: ModelAPIError) -> Finding:
+    if e.status_code == 404:
         return Finding(
             part="model",
             status="fail",
-            message=f"model {choice.model!r} is not available to this key",
+            message=f"model {model!r} is not available to this key",
             fix="set NIGHTSHIFT_MODEL to a model the key can use, e.g. claude-sonnet-4-6",
         )
-    except anthropic.APIStatusError as e:
-        return Finding(part="model", status="fail", message=f"the model API answered {e.status_code}: {e.message}")
-    except anthropic.APIConnectionError as e:
+    if e.status_code is None:
         where = settings.anthropic_base_url or "https://api.anthropic.com"
         return Finding(
             part="model",
@@ -148,9 +150,7 @@ async def check_model(settings: Settings) -> Finding:
             message=f"cannot reach the model API at {where}: {e}",
             fix="check ANTHROPIC_BASE_URL and the network path (a proxy: HTTPS_PROXY)",
         )
-    finally:
-        await client.close()
-    return Finding(part="model", status="ok", message=f"API key accepted; {choice.model} available")
+    return Finding(part="model", status="fail", message=str(e))
 
 
 async def check_sandbox(settings: Settings) -> Finding:
