@@ -4,7 +4,6 @@ The integrations bring their own checks (integrations/github/doctor.py, integrat
 """
 
 import asyncio
-import os
 import shutil
 import uuid
 
@@ -15,7 +14,7 @@ from control_plane.config import Settings
 from control_plane.doctor import Finding
 from control_plane.embedded_redis import EmbeddedRedis
 from control_plane.sandbox_runtime import sandbox_provider
-from harness.errors import ConfigError, ModelAPIError, NightshiftError
+from harness.errors import ConfigError, ModelAPIError, NightshiftError, SandboxError
 from harness.providers import ModelChoice
 from harness.sandboxes import ExecResult, SandboxProvider, SandboxSpec
 
@@ -234,29 +233,16 @@ async def check_sentry(settings: Settings) -> Finding:
 
 
 async def check_modal(settings: Settings) -> Finding:
-    """Credentials present, then one cheap authenticated call: look up (or create) the sandboxes' app."""
+    """Credentials present, then one cheap authenticated call."""
     if settings.sandbox != "modal":
         return Finding(part="modal", status="skip", message="not used (NIGHTSHIFT_SANDBOX is local)")
-    from harness.sandboxes.modal import import_modal  # loads the modal package only where it is used
+    from harness.sandboxes.modal import check_access  # loads the modal package only where it is used
 
     try:
-        modal = import_modal()
-    except NightshiftError as e:
+        await check_access(settings.modal)
+    except ConfigError as e:
         return Finding(part="modal", status="fail", message=str(e))
-    if not (os.environ.get("MODAL_TOKEN_ID") or modal.config.config.get("token_id")):
-        return Finding(
-            part="modal",
-            status="fail",
-            message="no Modal token",
-            fix="run `modal token new`, or export MODAL_TOKEN_ID and MODAL_TOKEN_SECRET",
-        )
-    try:
-        await modal.App.lookup.aio(settings.modal.app_name, create_if_missing=True)
-    except modal.exception.Error as e:
-        return Finding(
-            part="modal",
-            status="fail",
-            message=f"Modal refused the lookup of app {settings.modal.app_name!r}: {e}",
-            fix="check MODAL_TOKEN_ID / MODAL_TOKEN_SECRET",
-        )
+    except SandboxError as e:
+        fix = "check MODAL_TOKEN_ID and MODAL_TOKEN_SECRET (`modal token new` makes a new pair)"
+        return Finding(part="modal", status="fail", message=str(e), fix=fix)
     return Finding(part="modal", status="ok", message=f"token accepted; app {settings.modal.app_name!r} ready")

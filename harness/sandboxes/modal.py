@@ -72,6 +72,17 @@ def import_modal() -> ModuleType:
     return modal
 
 
+async def check_access(config: ModalSandboxConfig, modal: ModuleType | None = None) -> None:
+    """For `nightshift doctor`: a token is configured here and Modal accepts it (one lookup of the sandboxes' app)."""
+    modal = modal or import_modal()
+    if not modal.config.config.get("token_id"):  # MODAL_TOKEN_ID, else the active profile of ~/.modal.toml
+        raise ConfigError("no Modal token: run `modal token new`, or export MODAL_TOKEN_ID and MODAL_TOKEN_SECRET")
+    try:
+        await modal.App.lookup.aio(config.app_name, create_if_missing=True)
+    except modal.exception.Error as e:
+        raise SandboxError(f"Modal refused the lookup of app {config.app_name!r}: {e}") from e
+
+
 def network_args(policy: NetworkPolicy) -> dict[str, Any]:
     """Sandbox.create keyword arguments for a repo's network policy."""
     if policy.mode == "open":

@@ -272,6 +272,6 @@ async def test_modal_without_a_token_fails(tmp_path: Path, monkeypatch: pytest.M
     assert json.loads(finding.model_dump_json()) == {
         "part": "modal",
         "status": "fail",
-        "message": "no Modal token",
-        "fix": "run `modal token new`, or export MODAL_TOKEN_ID and MODAL_TOKEN_SECRET",
+        "message": "no Modal token: run `modal token new`, or export MODAL_TOKEN_ID and MODAL_TOKEN_SECRET",
+        "fix": "",
     }
