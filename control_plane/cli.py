@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import importlib
 import os
 import shutil
 import signal
@@ -52,8 +53,6 @@ from harness.prompt import Capabilities, system_prompt
 from harness.screenshot import ChromiumConfig, chromium_available
 from harness.skills import KnowledgeLimits
 from harness.testing.anthropic_standin import AnthropicStandIn
-from integrations.github.cli import github
-from integrations.slack.cli import slack
 
 T = TypeVar("T")
 console = Console(highlight=False, soft_wrap=True)
@@ -78,7 +77,24 @@ config_option = click.option(
 )
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """Subcommands imported on first use (click's lazy-loading recipe): the integrations' commands would otherwise
+    load GitHub's and Slack's SDKs into every `nightshift` start."""
+
+    LAZY = {"github": "integrations.github.cli:github", "slack": "integrations.slack.cli:slack"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.LAZY:
+            return super().get_command(ctx, cmd_name)
+        module, _, name = self.LAZY[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=_LazyGroup)
 def main() -> None:
     """Nightshift: background coding agents, self-hosted."""
 
@@ -445,8 +461,6 @@ def review(
 
 
 main.add_command(sandbox)
-main.add_command(slack)
-main.add_command(github)
 
 
 @main.command()
