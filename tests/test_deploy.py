@@ -2,9 +2,11 @@
 and the deploy/docker-compose.yml services are run as the separate processes they describe, against a
 redis-server with the append-only file, driving a session through the API to its end."""
 
+import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -79,6 +81,49 @@ def test_the_entrypoint_is_our_console_script_and_the_commands_parse(dockerfile:
     for argv in commands:
         with main.make_context("nightshift", list(argv)) as ctx:  # a wrong command or option raises here
             assert isinstance(ctx.command, click.Group)
+
+
+def parses(argv: list[str]) -> bool:
+    """The CLI accepts these arguments (each group down to the command checks its own options)."""
+    command: click.Command = main
+    ctx = None
+    while True:
+        try:
+            ctx = command.make_context(command.name or "nightshift", list(argv), parent=ctx)
+        except click.UsageError:
+            return False
+        if not isinstance(command, click.Group):
+            return True
+        name, *argv = ctx.protected_args + ctx.args
+        found = command.get_command(ctx, name)
+        if found is None:
+            return False
+        command = found
+
+
+def documented_commands() -> list[list[str]]:
+    """Every `nightshift ...` in a code block of the deploy docs, and every command deploy/modal_app.py runs."""
+    found = []
+    for doc in ("deploy.md", "operations.md"):
+        blocks = re.findall(r"```(?:bash|console)\n(.*?)```", (ROOT / "docs" / doc).read_text(), re.DOTALL)
+        for line in "\n".join(blocks).splitlines():
+            line = line.removeprefix("$ ").split("#")[0].strip()
+            if line.startswith("nightshift "):
+                found.append(shlex.split(line.removeprefix("nightshift ")))
+            elif line.startswith("docker run "):  # ... IMAGE COMMAND: the image is called nightshift
+                found.append(shlex.split(line.rsplit(" nightshift ", 1)[1]))
+    modal_app = ast.parse((ROOT / "deploy" / "modal_app.py").read_text())
+    for node in ast.walk(modal_app):
+        first = node.elts[0] if isinstance(node, ast.List) and node.elts else None
+        if isinstance(first, ast.Constant) and first.value == "nightshift":
+            found.append([ast.literal_eval(e) for e in node.elts[1:]])
+    return found
+
+
+def test_every_documented_command_parses() -> None:
+    commands = documented_commands()
+    assert ["serve", "--api-only"] in commands and ["worker"] in commands
+    assert [c for c in commands if not parses(c)] == []
 
 
 def test_the_compose_file_sets_only_settings_that_exist() -> None:
