@@ -78,27 +78,22 @@ def test_the_entrypoint_is_our_console_script_and_the_commands_parse(dockerfile:
     assert scripts["nightshift"] == "control_plane.cli:main"
     commands = [json.loads(instructions(dockerfile, "CMD")[-1])]
     commands += [service["command"] for name, service in COMPOSE["services"].items() if name != "redis"]
-    for argv in commands:
-        with main.make_context("nightshift", list(argv)) as ctx:  # a wrong command or option raises here
-            assert isinstance(ctx.command, click.Group)
+    assert [argv for argv in commands if not parses(argv)] == []
 
 
 def parses(argv: list[str]) -> bool:
-    """The CLI accepts these arguments (each group down to the command checks its own options)."""
-    command: click.Command = main
-    ctx = None
-    while True:
-        try:
-            ctx = command.make_context(command.name or "nightshift", list(argv), parent=ctx)
-        except click.UsageError:
-            return False
-        if not isinstance(command, click.Group):
-            return True
-        name, *argv = ctx.protected_args + ctx.args
-        found = command.get_command(ctx, name)
-        if found is None:
-            return False
-        command = found
+    """The CLI accepts these arguments: the groups lead to a command, which accepts the rest."""
+    command: click.Command | None = main
+    while isinstance(command, click.Group) and argv:
+        name, *argv = argv
+        command = command.get_command(click.Context(command), name)
+    if command is None or isinstance(command, click.Group):
+        return False
+    try:
+        command.make_context(command.name or "", list(argv)).close()
+    except click.UsageError:
+        return False
+    return True
 
 
 def documented_commands() -> list[list[str]]:
