@@ -6,6 +6,7 @@ The integrations bring their own checks (integrations/github/doctor.py, integrat
 import asyncio
 import shutil
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -80,11 +81,19 @@ async def check_redis(settings: Settings) -> Finding:
         return Finding(
             part="redis",
             status="fail",
-            message=f"cannot reach Redis at {settings.redis_url}: {e}",
+            message=f"cannot reach Redis at {_redacted(settings.redis_url)}: {e}",
             fix="check REDIS_URL (redis://[:password@]host:port/db, rediss:// for TLS) and the network path",
         )
     finally:
         await client.aclose()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password: doctor's output ends up in terminals, tickets and CI logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 async def _redis_durability(client: Redis) -> Finding:

@@ -97,9 +97,10 @@ def test_json_output_carries_the_same_findings(tmp_path: Path, persistent_redis:
 
 
 def test_a_wrong_redis_url_fails_with_the_fix(tmp_path: Path) -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    code, lines = doctor(tmp_path, REDIS_URL=url)
-    assert lines[0].startswith(f"FAIL  redis       cannot reach Redis at {url}: ")
+    port = free_port()
+    code, lines = doctor(tmp_path, REDIS_URL=f"redis://:hunter2-secret@127.0.0.1:{port}/0")
+    assert lines[0].startswith(f"FAIL  redis       cannot reach Redis at redis://:***@127.0.0.1:{port}/0: ")
+    assert "hunter2-secret" not in "\n".join(lines)
     assert lines[1] == (
         "                  fix: check REDIS_URL (redis://[:password@]host:port/db, rediss:// for TLS) and the network "
         "path"
