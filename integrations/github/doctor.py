@@ -2,6 +2,8 @@
 
 import asyncio
 
+import jwt
+import requests
 from github import Auth, Github, GithubException, GithubIntegration
 
 from control_plane.config import Settings
@@ -24,6 +26,21 @@ async def check_github(settings: Settings) -> Finding:
         )
     try:
         finding = await asyncio.to_thread(_check_app if config.app_id is not None else _check_token, config)
+    except jwt.InvalidKeyError:
+        return Finding(
+            part="github",
+            status="fail",
+            message="the App's private key is not a PEM private key",
+            fix="GITHUB_PRIVATE_KEY_PATH must point to the .pem file the App's settings generated (or put its text in "
+            "GITHUB_PRIVATE_KEY)",
+        )
+    except requests.RequestException as e:
+        return Finding(
+            part="github",
+            status="fail",
+            message=f"cannot reach GitHub at {config.api_url}: {type(e).__name__}",
+            fix="check GITHUB_API_URL (https://HOST/api/v3 for Enterprise Server) and the network path",
+        )
     except GithubException as e:
         if e.status != 401:
             return Finding(part="github", status="fail", message=f"GitHub answered {e.status}: {api_message(e)}")
@@ -51,7 +68,7 @@ def _refused(config: GitHubConfig, reason: str) -> Finding:
 def _check_app(config: GitHubConfig) -> Finding:
     assert config.app_id is not None and config.private_key is not None
     auth = Auth.AppAuth(config.app_id, config.private_key.get_secret_value())
-    with GithubIntegration(auth=auth, base_url=config.api_url, timeout=_TIMEOUT_S) as integration:
+    with GithubIntegration(auth=auth, base_url=config.api_url, timeout=_TIMEOUT_S, retry=None) as integration:
         app = integration.get_app()  # GET /app with the JWT: the id and the key belong together
         accounts = [i.account.login for i in integration.get_installations()]
     if not accounts:
@@ -68,7 +85,9 @@ def _check_app(config: GitHubConfig) -> Finding:
 
 def _check_token(config: GitHubConfig) -> Finding:
     assert config.token is not None
-    with Github(auth=Auth.Token(config.token.get_secret_value()), base_url=config.api_url, timeout=_TIMEOUT_S) as gh:
+    with Github(
+        auth=Auth.Token(config.token.get_secret_value()), base_url=config.api_url, timeout=_TIMEOUT_S, retry=None
+    ) as gh:
         login = gh.get_user().login  # GET /user
         scopes = gh.oauth_scopes  # X-OAuth-Scopes: classic tokens only
     if scopes is not None and "repo" not in scopes and "public_repo" not in scopes:

@@ -21,6 +21,7 @@ from control_plane.config import _ALIASES, Settings
 from control_plane.doctor import Finding, Report, run_checks
 from control_plane.doctor_checks import check_bubblewrap, durability
 from harness.testing.anthropic_standin import AnthropicStandIn
+from integrations.github.doctor import check_github
 from integrations.testing.github_standin import GitHubStandIn
 from integrations.testing.slack_standin import SlackStandIn
 
@@ -226,6 +227,19 @@ def test_github_with_a_bad_app_key_or_no_installation(tmp_path: Path, persistent
     ]
     assert "FAIL  github      App nightshift (id 4242) is installed nowhere" in nowhere
     assert code == 1
+
+
+async def test_github_with_a_malformed_key_or_unreachable(tmp_path: Path) -> None:
+    base = {"data_dir": tmp_path, "github_app_id": 4242, "github_webhook_secret": "whsec-doctor-1234"}
+    malformed = await check_github(Settings.model_validate(base | {"github_private_key": "-----BEGIN nonsense"}))
+    assert (malformed.status, malformed.message) == ("fail", "the App's private key is not a PEM private key")
+    with GitHubStandIn(tmp_path / "gh") as gh:
+        key = gh.private_key_pem
+    gone = f"http://127.0.0.1:{free_port()}"
+    unreachable = await check_github(
+        Settings.model_validate(base | {"github_private_key": key, "github_api_url": gone})
+    )
+    assert (unreachable.status, unreachable.message) == ("fail", f"cannot reach GitHub at {gone}: ConnectionError")
 
 
 def test_github_personal_token(tmp_path: Path, persistent_redis: str) -> None:
