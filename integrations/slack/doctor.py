@@ -1,5 +1,6 @@
 """`nightshift doctor`'s Slack check: the bot token works (auth.test) and has every scope the manifest asks for."""
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -25,6 +26,13 @@ async def check_slack(settings: Settings) -> Finding:
     )
     try:
         response = await client.auth_test()
+    except aiohttp.ClientError as e:
+        return Finding(
+            part="slack",
+            status="fail",
+            message=f"cannot reach Slack at {settings.slack_api_url}: {type(e).__name__}",
+            fix="check the network path to slack.com (a proxy: HTTPS_PROXY)",
+        )
     except SlackApiError as e:
         return Finding(
             part="slack",

@@ -207,6 +207,9 @@ def test_slack_missing_scopes_and_a_bad_token(tmp_path: Path, persistent_redis: 
         "reinstall the app",
     ]
     assert "FAIL  slack       Slack refused SLACK_BOT_TOKEN: invalid_auth" in bad
+    gone = f"http://127.0.0.1:{free_port()}/api/"
+    _, unreachable = doctor(tmp_path, SLACK_BOT_TOKEN="xoxb-doctor", **(env | {"NIGHTSHIFT_SLACK_API_URL": gone}))
+    assert f"FAIL  slack       cannot reach Slack at {gone}: ClientConnectorError" in unreachable
     assert code == 1
 
 
