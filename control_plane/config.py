@@ -319,10 +319,15 @@ def _read_toml(path: Path) -> dict[str, object]:
     return data
 
 
+def env_vars(name: str) -> tuple[str, ...]:
+    """The environment variables setting `name` is read from; when several are set, the last one wins."""
+    return tuple(dict.fromkeys((f"NIGHTSHIFT_{name.upper()}", *_ALIASES.get(name, ()))))
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in Settings.model_fields:
-        for var in (f"NIGHTSHIFT_{name.upper()}", *_ALIASES.get(name, ())):
+        for var in env_vars(name):
             if environ.get(var):
                 values[name] = environ[var]
     return values

@@ -10,7 +10,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from control_plane.config import _ALIASES, JSON_FIELDS, Settings, WebhookConfig
+from control_plane.config import JSON_FIELDS, Settings, WebhookConfig, env_vars
 from control_plane.sandbox_config import RepoSandboxConfig
 from harness.sandboxes.base import NetworkPolicy
 from harness.sandboxes.modal import ModalSandboxConfig
@@ -55,8 +55,7 @@ def _table(model: type[BaseModel], *, top: bool) -> Iterator[str]:
 def _environment(name: str, field: FieldInfo) -> str:
     if name == "config_file":
         return "`NIGHTSHIFT_CONFIG`"
-    variables = dict.fromkeys((f"NIGHTSHIFT_{name.upper()}", *_ALIASES.get(name, ())))
-    names = ", ".join(f"`{v}`" for v in variables)
+    names = ", ".join(f"`{v}`" for v in env_vars(name))
     if name in JSON_FIELDS:
         return f"{names} (JSON)"
     return "config file only" if _is_table(field.annotation) else names

@@ -24,16 +24,14 @@ from dockerfile_parse import DockerfileParser
 from spine import SECRET, marker
 
 from control_plane.cli import main
-from control_plane.config import _ALIASES, Settings
+from control_plane.config import Settings, env_vars
 from harness.events import TERMINAL_STATUSES
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "nightshift")
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
-KNOWN_VARIABLES = {f"NIGHTSHIFT_{name.upper()}" for name in Settings.model_fields} | {
-    v for names in _ALIASES.values() for v in names
-}
+KNOWN_VARIABLES = {var for name in Settings.model_fields for var in env_vars(name)}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from control_plane.cli import main
-from control_plane.config import _ALIASES, Settings
+from control_plane.config import Settings, env_vars
 from control_plane.doctor import Finding, Report, run_checks
 from control_plane.doctor_checks import check_bubblewrap, durability
 from harness.testing.anthropic_standin import AnthropicStandIn
@@ -35,9 +35,7 @@ def persistent_redis(redis_server: Callable[..., str]) -> str:
 
 def doctor(tmp_path: Path, *args: str, **env: str) -> tuple[int, list[str]]:
     """Run the command with exactly these settings in the environment (anything set outside the test removed)."""
-    ours = [f"NIGHTSHIFT_{name.upper()}" for name in Settings.model_fields] + [
-        v for names in _ALIASES.values() for v in names
-    ]
+    ours = [var for name in Settings.model_fields for var in env_vars(name)]
     environ: dict[str, str | None] = {name: None for name in ours if name in os.environ}
     environ |= {"NIGHTSHIFT_DATA_DIR": str(tmp_path / "data"), **env}
     result = CliRunner().invoke(main, ["doctor", *args], env=environ)
