@@ -78,9 +78,8 @@ def _check_app(config: GitHubConfig) -> Finding:
             message=f"App {app.slug} (id {app.id}) is installed nowhere",
             fix=f"install it on the repositories Nightshift may work on: {app.html_url}/installations/new",
         )
-    return Finding(
-        part="github", status="ok", message=f"App {app.slug} (id {app.id}), installed on {', '.join(accounts)}"
-    )
+    shown = ", ".join(accounts[:5]) + (f" and {len(accounts) - 5} more" if len(accounts) > 5 else "")
+    return Finding(part="github", status="ok", message=f"App {app.slug} (id {app.id}), installed on {shown}")
 
 
 def _check_token(config: GitHubConfig) -> Finding:
