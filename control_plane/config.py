@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from control_plane.daily_budgets import DailyBudgetConfig
 from control_plane.sandbox_config import RepoSandboxConfig
@@ -39,13 +39,26 @@ _ALIASES = {
     "otel_endpoint": ("OTEL_EXPORTER_OTLP_ENDPOINT",),
 }
 
+JSON_FIELDS = (
+    "slack_channel_repos",
+    "slack_github_logins",
+    "sentry_project_repos",
+    "sentry_project_channels",
+    "webhooks",
+    "daily_budget_repos",
+)
+"""Tables that may also come from the environment, as a JSON object."""
+
 
 class WebhookConfig(BaseModel):
     """One generic inbound webhook, POST /webhooks/generic/<name> (a [webhooks.<name>] table in the TOML file)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     secret: SecretStr
     """Deliveries carry X-Nightshift-Signature: sha256=<hex HMAC-SHA256 of the raw body with this secret>."""
     repo: str
+    """Repository the hook's sessions work on."""
     prompt: str
     """Jinja2 template of the session's task, rendered (sandboxed) with the JSON body as `payload`."""
     filter: str | None = None
@@ -60,9 +73,12 @@ class WebhookConfig(BaseModel):
     max_concurrent: int = Field(2, ge=1)
     """Sessions this hook may have running at once; further deliveries wait in the stream."""
     max_payload_bytes: int = 1_000_000
+    """Larger deliveries are refused (413)."""
 
 
 class Settings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)  # the docstrings become docs/configuration.md
+
     data_dir: Path
     """Embedded Redis files, repository mirrors and sandboxes. Default: ~/.local/share/nightshift."""
     redis_url: str | None = None
@@ -72,11 +88,17 @@ class Settings(BaseModel):
     public_url: str = "http://127.0.0.1:8000"
     """Where people reach the API and web UI; used in links to sessions."""
     anthropic_api_key: SecretStr | None = None
+    """Anthropic API key; the control plane keeps it, sandboxes never see it."""
     anthropic_base_url: str | None = None
+    """Messages API root; unset: https://api.anthropic.com (a proxy or gateway otherwise)."""
     model: str = "claude-sonnet-4-6"
+    """Default model: a Claude model name, `anthropic:NAME` or `openai:NAME`."""
     max_response_tokens: int = 8192
+    """Most tokens one model answer may have."""
     model_max_retries: int = 5
+    """Retries of a model call that failed with a retryable error (429, 5xx, overloaded)."""
     model_retry_base_s: float = 2.0
+    """First backoff between retries; it doubles each time (or follows retry-after)."""
     sandbox: Literal["local", "modal"] = "local"
     """Where sessions run: `local` (this host, bubblewrap) or `modal` (Modal credentials in this environment)."""
     modal: ModalSandboxConfig = Field(default_factory=ModalSandboxConfig)
@@ -88,12 +110,17 @@ class Settings(BaseModel):
     repo_sandboxes: dict[str, RepoSandboxConfig] = Field(default_factory=dict)
     """Per repo (or "*"): network policy (open, allowlist, blocked) and scoped env for its sandboxes."""
     max_steps: int = 60
+    """Budget per hand-off: model turns."""
     max_tokens: int = 4_000_000
+    """Budget per hand-off: input plus output tokens."""
     max_cost_usd: float = 25.0
+    """Budget per hand-off: dollars of model use."""
     max_wall_time_s: float = 3600.0
+    """Budget per hand-off: wall-clock time."""
     command_timeout_s: int = 600
     """Longest a single command may run."""
     tool_output_limit_bytes: int = 30_000
+    """Tool output the model sees; longer output keeps its head and tail."""
     max_prompt_bytes: int = 200_000
     """Prompts and messages larger than this are refused."""
     worker_concurrency: int = 4
@@ -117,15 +144,19 @@ class Settings(BaseModel):
     """OTLP/HTTP collector root (or OTEL_EXPORTER_OTLP_ENDPOINT): workers send a trace per session run. Needs the
     `otel` extra; unset: no tracing."""
     host: str = "127.0.0.1"
+    """Address `serve` listens on (0.0.0.0 in a container)."""
     port: int = 8000
+    """Port `serve` listens on."""
     openai_base_url: str | None = None
     """An OpenAI-compatible endpoint's /v1 root (vLLM, Ollama, a vendor), for models chosen as `openai:NAME`."""
     openai_api_key: SecretStr | None = None
+    """Key for openai_base_url, if the endpoint wants one."""
     openai_context_window_tokens: int = 32_768
     """What the served model reads per request (vLLM's --max-model-len)."""
     openai_input_price_per_mtok: float = 0.0
     """Dollars per million input tokens; 0 (the default) suits a self-hosted model, set it for a paid vendor."""
     openai_output_price_per_mtok: float = 0.0
+    """Dollars per million output tokens."""
     repo_models: dict[str, str] = {}
     """Per-repository model choice (config file only), e.g. {"/srv/git/app.git" = "openai:qwen2.5-coder-32b"}."""
     context_window_tokens: int | None = None
@@ -174,6 +205,7 @@ class Settings(BaseModel):
     github_oauth_client_id: str | None = None
     """GitHub OAuth app for signing in to the web UI. Unset: people sign in with the API token."""
     github_oauth_client_secret: SecretStr | None = None
+    """The OAuth app's client secret."""
     github_oauth_url: str = "https://github.com"
     """Where people authorize the OAuth app (GitHub Enterprise: its own https://host)."""
     github_oauth_api_url: str = "https://api.github.com"
@@ -217,15 +249,7 @@ class Settings(BaseModel):
     webhooks: dict[str, WebhookConfig] = {}
     """Generic inbound webhooks by name (config file, or JSON in NIGHTSHIFT_WEBHOOKS)."""
 
-    @field_validator(
-        "slack_channel_repos",
-        "slack_github_logins",
-        "sentry_project_repos",
-        "sentry_project_channels",
-        "webhooks",
-        "daily_budget_repos",
-        mode="before",
-    )
+    @field_validator(*JSON_FIELDS, mode="before")
     @classmethod
     def _mapping_from_env(cls, v: object) -> object:
         # A table in the TOML file; in the environment, a JSON object such as {"C0123": "acme/api"}.
@@ -328,10 +352,15 @@ def _read_toml(path: Path) -> dict[str, object]:
     return data
 
 
+def env_vars(name: str) -> tuple[str, ...]:
+    """The environment variables setting `name` is read from; when several are set, the last one wins."""
+    return tuple(dict.fromkeys((f"NIGHTSHIFT_{name.upper()}", *_ALIASES.get(name, ()))))
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in Settings.model_fields:
-        for var in (f"NIGHTSHIFT_{name.upper()}", *_ALIASES.get(name, ())):
+        for var in env_vars(name):
             if environ.get(var):
                 values[name] = environ[var]
     return values
