@@ -19,6 +19,7 @@ COPY harness ./harness
 COPY integrations ./integrations
 COPY reviewer ./reviewer
 COPY skills ./skills
+COPY evals ./evals
 # Editable: the built-in skills are read from /app/skills, beside the packages.
 RUN pip install --no-cache-dir -e '.[modal]'
 

@@ -17,6 +17,7 @@ from control_plane.sandbox_config import RepoSandboxConfig
 from harness.anthropic_config import AnthropicConfig
 from harness.budget import Budget
 from harness.errors import ConfigError
+from harness.pricing import DEFAULT_PRICES, Price
 from harness.sandboxes.modal import ModalSandboxConfig
 from harness.toolbox import ToolLimits
 
@@ -46,6 +47,7 @@ JSON_FIELDS = (
     "sentry_project_channels",
     "webhooks",
     "daily_budget_repos",
+    "model_prices",
 )
 """Tables that may also come from the environment, as a JSON object."""
 
@@ -97,6 +99,9 @@ class Settings(BaseModel):
     """Most tokens one model answer may have."""
     model_max_retries: int = 5
     """Retries of a model call that failed with a retryable error (429, 5xx, overloaded)."""
+    model_prices: dict[str, Price] = {}
+    """Per-million-token prices by model-name prefix (longest wins), over the built-in list prices: for negotiated
+    rates. JSON in the environment: {"claude-sonnet-4": {"input_per_mtok": 2.4, "output_per_mtok": 12}}."""
     model_retry_base_s: float = 2.0
     """First backoff between retries; it doubles each time (or follows retry-after)."""
     sandbox: Literal["local", "modal"] = "local"
@@ -299,6 +304,7 @@ class Settings(BaseModel):
             max_tokens=self.max_response_tokens,
             max_retries=self.model_max_retries,
             retry_base_s=self.model_retry_base_s,
+            prices={**DEFAULT_PRICES, **self.model_prices},
         )
 
     def secrets(self) -> list[str]:
