@@ -428,3 +428,6 @@ def review(
 
 
 main.add_command(sandbox)
+
+if __name__ == "__main__":  # `python -m control_plane.cli`: worker processes started from a source tree
+    main()
