@@ -105,8 +105,9 @@ async def drill(
     async with asyncio.timeout(60):
         while await tools_started(rt, session.id) < step:
             await asyncio.sleep(0.01)
+    holder = await holder_pid(rt, session.id)  # before the pause: after the last step the session may have ended
     await asyncio.sleep(rng.uniform(0, 0.2))
-    workers.kill(await holder_pid(rt, session.id))
+    workers.kill(holder)
     await rt.store.post_message(session.id, UserMessage(text=FOLLOW_UP, author="bo"))
     workers.spawn()
     final = await wait_status(rt, session.id, {"finished", "failed"}, timeout_s=90)
