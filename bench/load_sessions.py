@@ -25,7 +25,7 @@ from _support import KEY, make_remote, percentile, redis_server, settings
 from control_plane.models import NewSession
 from control_plane.runtime import Runtime
 from control_plane.sessions import create_session
-from harness.events import TERMINAL_STATUSES
+from harness.events import TERMINAL_STATUSES, ModelTurnEvent
 from harness.testing.anthropic_standin import AnthropicStandIn, RecordedRequest, Reply, Script, tool_use
 
 
@@ -56,8 +56,20 @@ def spawn_worker(root: Path, redis_url: str, base_url: str, concurrency: int) ->
         return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
-async def run_batch(rt: Runtime, repo: Path, n: int) -> tuple[float, list[float], dict[str, int]]:
-    """Create n sessions at once and wait for all to end: (wall s, per-session s, count by final status)."""
+async def phases(rt: Runtime, session_id: str, delay_s: float) -> dict[str, float]:
+    """Where one session's time went, from its event log (seconds)."""
+    events = [e.event for e in await rt.store.events(session_id)]
+    at = {e.kind: e.at for e in reversed(events)}  # the first of each kind
+    turns = [e.at for e in events if isinstance(e, ModelTurnEvent)]
+    return {
+        "queued (created -> run started)": at["run_started"] - at["session_created"],
+        "sandbox + prepare (run started -> first model call)": turns[0] - delay_s - at["run_started"],
+        "publish (last model answer -> run finished)": at["run_finished"] - turns[-1],
+    }
+
+
+async def run_batch(rt: Runtime, repo: Path, n: int) -> tuple[float, list[float], dict[str, int], list[str]]:
+    """Create n sessions at once and wait for all to end: (wall s, per-session s, count by final status, ids)."""
     started = time.monotonic()
     reqs = [NewSession(repo=str(repo), prompt=f"bench session {i}") for i in range(n)]
     sessions = await asyncio.gather(*(create_session(rt.store, r, max_prompt_bytes=10_000) for r in reqs))
@@ -72,7 +84,7 @@ async def run_batch(rt: Runtime, repo: Path, n: int) -> tuple[float, list[float]
                 pending.discard(session_id)
                 ended[session_id] = time.monotonic() - started
                 statuses[status] = statuses.get(status, 0) + 1
-    return time.monotonic() - started, sorted(ended.values()), statuses
+    return time.monotonic() - started, sorted(ended.values()), statuses, [s.id for s in sessions]
 
 
 async def main(sessions: int, turns: int, delay_s: float) -> None:
@@ -84,8 +96,9 @@ async def main(sessions: int, turns: int, delay_s: float) -> None:
         try:
             async with Runtime.open(settings(root, redis_url, standin.base_url)) as rt:
                 await run_batch(rt, repo, 1)  # warm-up: the worker's mirror of the repository is cloned here
-                alone, _, alone_statuses = await run_batch(rt, repo, 1)
-                wall, each, statuses = await run_batch(rt, repo, sessions)
+                alone, _, alone_statuses, _ = await run_batch(rt, repo, 1)
+                wall, each, statuses, ids = await run_batch(rt, repo, sessions)
+                spent = [await phases(rt, session_id, delay_s) for session_id in ids]
         finally:
             worker.terminate()
             worker.wait(60)
@@ -99,6 +112,10 @@ async def main(sessions: int, turns: int, delay_s: float) -> None:
     print(f"  per session: p50 {percentile(each, 50):.2f} s, p99 {percentile(each, 99):.2f} s")
     print(f"  ratio wall / ideal                           {wall / ideal:8.2f}x")
     print(f"  ratio wall / one session alone               {wall / alone:8.2f}x")
+    print("  where the time went, per session (p50 / p99):")
+    for phase in spent[0]:
+        values = [s[phase] for s in spent]
+        print(f"    {phase:54s} {percentile(values, 50):6.2f} s / {percentile(values, 99):6.2f} s")
 
 
 if __name__ == "__main__":
