@@ -52,11 +52,16 @@ async def main(runs: int, seed: int) -> None:
     print(f"  sessions finished                        {sum(o.status == 'finished' for o in outcomes):5d} / {runs}")
     print(f"  user messages lost                       {sum(not o.follow_up_seen for o in outcomes):5d} / {runs}")
     print(f"  tool calls executed twice                {sum(o.executed_twice for o in outcomes):5d}")
-    cut = sum(STEPS - len(set(o.calls)) for o in outcomes)
-    print(f"  tool calls cut short (effect not kept)   {cut:5d}  (answered 'interrupted, effects unknown')")
+    cut = sum(o.cut_short for o in outcomes)
+    print(f"  tool calls cut short                     {cut:5d}  (answered 'interrupted, effects unknown', not rerun)")
+    skipped = sum(STEPS - len(set(o.calls)) for o in outcomes)
+    print(f"  scripted steps never run                 {skipped:5d}  (see below)")
     killed_at = dict(sorted(Counter(o.killed_at_step for o in outcomes).items()))
     print(f"  killed at step                           {killed_at}")
     print(f"  wall time per run                        {took / runs:8.2f} s  (then {LEASE_TTL_S} s lease lapse)")
+    print("  A step never runs when its tool call was cut short before the command ran, or when the killed worker had")
+    print("  the model's answer in flight: the stand-in does not replay an answer, the resumed worker asks again and")
+    print("  gets the script's next step. A real model answers the repeated request anew.")
     for o in outcomes:
         if not o.correct:
             print(f"  not correct: {o}")

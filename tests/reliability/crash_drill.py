@@ -17,8 +17,9 @@ from spine import SECRET, start, wait_status
 
 from control_plane import keys
 from control_plane.runtime import Runtime
-from harness.events import UserMessage
+from harness.events import ToolResult, UserMessage
 from harness.testing.anthropic_standin import AnthropicStandIn
+from harness.transcript import INTERRUPTED
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STEPS = 6
@@ -33,6 +34,8 @@ class DrillOutcome:
     """Step numbers in calls.log as pushed, in order."""
     follow_up_seen: bool
     """The person's follow-up reached the model."""
+    cut_short: int
+    """Tool calls answered "interrupted, effects unknown" instead of being run again."""
 
     @property
     def executed_twice(self) -> int:
@@ -112,9 +115,11 @@ async def drill(
     workers.spawn()
     final = await wait_status(rt, session.id, {"finished", "failed"}, timeout_s=90)
     asked = [r for r in standin.requests if r.script_key == tag]
+    events = await rt.store.events(session.id)
     return DrillOutcome(
         status=final.status,
         killed_at_step=step,
         calls=pushed_calls(remote, final.branch) if final.pushed_commit else [],
         follow_up_seen=any(FOLLOW_UP in json.dumps(r.messages) for r in asked),
+        cut_short=sum(isinstance(e.event, ToolResult) and e.event.output == INTERRUPTED for e in events),
     )
