@@ -20,6 +20,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,7 +77,8 @@ async def send(http: aiohttp.ClientSession, url: str, i: int, due: float) -> tup
         async with http.post(f"{url}/webhooks/generic/load", data=body, headers=headers) as response:
             await response.read()
             status = response.status
-    except (aiohttp.ClientError, TimeoutError):
+    except (aiohttp.ClientError, TimeoutError) as e:
+        print(f"    delivery {i}: {type(e).__name__}: {e}", file=sys.stderr)
         status = 0
     return time.monotonic() - due, status
 
@@ -115,8 +117,9 @@ async def one_rate(rate: int, seconds: float, drain_s: float) -> None:
             server.terminate()
             server.join(10)
     latencies = [ms * 1000 for ms, status in results if 200 <= status < 300]
-    errors = sum(not 200 <= status < 300 for _, status in results)
-    print(f"  {rate:4d}/s for {seconds:.0f} s: {n} deliveries, errors {errors}, ", end="")
+    errors = Counter(status for _, status in results if not 200 <= status < 300)
+    shown = ", ".join(f"{count} x {status or 'no answer'}" for status, count in sorted(errors.items()))
+    print(f"  {rate:4d}/s for {seconds:.0f} s: {n} deliveries, errors {errors.total()} ({shown}), ", end="")
     if latencies:
         print(f"ack p50 {percentile(latencies, 50):7.1f} ms, p99 {percentile(latencies, 99):7.1f} ms, ", end="")
         print(f"max {max(latencies):7.1f} ms")
