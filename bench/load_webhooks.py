@@ -123,6 +123,9 @@ async def one_rate(rate: int, seconds: float, drain_s: float) -> None:
     if latencies:
         print(f"ack p50 {percentile(latencies, 50):7.1f} ms, p99 {percentile(latencies, 99):7.1f} ms, ", end="")
         print(f"max {max(latencies):7.1f} ms")
+    windows = [results[i : i + rate * 10] for i in range(0, n, rate * 10)]
+    p99s = [percentile([s * 1000 for s, _ in w], 99) for w in windows]
+    print(f"        ack p99 per 10 s of the window: {', '.join(f'{p:.0f}' for p in p99s)} ms")
     print(
         f"        sessions queued: {at_end[0]} at the window's end ({at_end[1]} deliveries still in intake), ", end=""
     )
