@@ -36,6 +36,7 @@ class DrillOutcome:
     """The person's follow-up reached the model."""
     cut_short: int
     """Tool calls answered "interrupted, effects unknown" instead of being run again."""
+    error: str
 
     @property
     def executed_twice(self) -> int:
@@ -122,4 +123,5 @@ async def drill(
         calls=pushed_calls(remote, final.branch) if final.pushed_commit else [],
         follow_up_seen=any(FOLLOW_UP in json.dumps(r.messages) for r in asked),
         cut_short=sum(isinstance(e.event, ToolResult) and e.event.output == INTERRUPTED for e in events),
+        error=final.error,
     )
