@@ -14,7 +14,7 @@ def counting_script(tag: str, steps: int, *, delay_s: float = 0.0) -> Script:
     calls = [
         Reply(tool_use("shell", {"command": f"echo {i} >> calls.log"}), delay_s=delay_s) for i in range(1, steps + 1)
     ]
-    finishes = [Reply(tool_use("finish", {"summary": "counted"})) for _ in range(3)]
+    finishes = [Reply(tool_use("finish", {"summary": "counted"})) for _ in range(5)]
     return Script([*calls, *finishes], key=tag)
 
 
