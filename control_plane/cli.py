@@ -570,3 +570,7 @@ def _doctor_checks(settings: Settings) -> list[tuple[str, Check]]:
         ("bubblewrap", lambda: check_bubblewrap(settings, shutil.which("bwrap"))),
         ("sandbox", lambda: check_sandbox(settings)),
     ]
+
+
+if __name__ == "__main__":  # `python -m control_plane.cli`: worker processes started from a source tree
+    main()

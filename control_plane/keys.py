@@ -168,9 +168,9 @@ SENTRY_ATTEMPTS = PREFIX + "sentry:attempts"
 SENTRY_SEEN_TTL_S = 4 * 24 * 3600
 
 
-def sentry_seen(request_id: str) -> str:
-    """String, expiring: a Sentry Request-ID already accepted."""
-    return f"{PREFIX}sentry:seen:{request_id}"
+def sentry_seen(what: str) -> str:
+    """String, expiring: a Sentry Request-ID (or "event:<id>", a Sentry event) already accepted."""
+    return f"{PREFIX}sentry:seen:{what}"
 
 
 def slack_report_channel(session_id: str) -> str:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from control_plane.agent_setup import AgentConfig, AgentSetup
@@ -72,7 +74,7 @@ class Runtime:
         assert url is not None
         redis = _connect(url)
         try:
-            await _ping(redis, url)
+            await _ping(url)
             rt = cls(settings, redis, SessionStore(redis))
             try:
                 yield rt
@@ -295,6 +297,10 @@ class Runtime:
 # waits for a free connection beats one that fails at once under a burst of SSE viewers.
 REDIS_SOCKET_TIMEOUT_S = 30.0
 REDIS_MAX_CONNECTIONS = 500
+# A Redis restart (or a failover) drops every connection: each command reconnects and retries, backing off to 1 s,
+# for about 30 s in all, so workers, consumers and the API ride it out instead of failing sessions. A write whose reply
+# the restart swallowed may run twice (docs/reliability.md, "Faults and load").
+REDIS_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.05), retries=40)
 
 
 def _connect(url: str) -> Redis:
@@ -304,12 +310,17 @@ def _connect(url: str) -> Redis:
         socket_timeout=REDIS_SOCKET_TIMEOUT_S,
         max_connections=REDIS_MAX_CONNECTIONS,
         timeout=REDIS_SOCKET_TIMEOUT_S,
+        retry=REDIS_RETRY,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
-async def _ping(redis: Redis, url: str) -> None:
+async def _ping(url: str) -> None:
+    """Once at start and without REDIS_RETRY: a wrong REDIS_URL fails now, not after 30 s of retries."""
+    probe = Redis.from_url(url, retry=Retry(NoBackoff(), 0))
     try:
-        await redis.ping()
+        await probe.ping()
     except (RedisConnectionError, OSError) as e:
         raise ConfigError(f"cannot reach Redis at {url}: {e}") from e
+    finally:
+        await probe.aclose()

@@ -81,7 +81,9 @@ async def test_same_issue_twice_is_one_session_and_a_note(sentry_rt: Runtime) ->
     first = headers(body)
     assert (await post(sentry_rt, body, first)).json() == {"status": "queued"}
     assert (await post(sentry_rt, body, first)).json() == {"status": "duplicate"}  # same Request-ID
-    assert (await post(sentry_rt, body, headers(body))).json() == {"status": "queued"}  # fired again
+    assert (await post(sentry_rt, body, headers(body))).json() == {"status": "duplicate"}  # same event, new id
+    again = json.dumps(event_alert()).encode()  # a new event of the same issue
+    assert (await post(sentry_rt, again, headers(again))).json() == {"status": "queued"}  # fired again
     await drain(sentry)
     [session] = await sentry_rt.store.recent()
     inbox = await sentry_rt.store.inbox(session.id, after=None)
