@@ -90,8 +90,9 @@ async def test_alert_to_slack_report_and_pr_then_follow_up_in_the_report_thread(
     assert "https://sentry.io/organizations/example-org/issues/1117540176/" in str(pr["body"])
     assert "thread_ts" not in report.args and str(pr["html_url"]) in report.args["text"]
 
-    # The same issue fires again after the triage ended: no second session, no new run, a note for people.
-    assert (await http.post("/webhooks/sentry", content=body, headers=headers(body))).status_code == 202
+    # The same issue fires again (a new event) after the triage ended: no second session, no new run, a note.
+    again = json.dumps(event_alert()).encode()
+    assert (await http.post("/webhooks/sentry", content=again, headers=headers(again))).status_code == 202
     assert await sentry.consumer.step(block_ms=100)
     assert [s.id for s in await rt.store.recent()] == [session.id]
     assert (await rt.store.get(session.id)).status == "finished"
