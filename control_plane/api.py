@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from control_plane.api_agent import router as agent_router
+from control_plane.api_automations import router as automations_router
+from control_plane.automations import Automations
 from control_plane.cancel import cancel_session
 from control_plane.errors import BadRequest, Conflict, NotFound
 from control_plane.git import GitCredentials
@@ -173,6 +175,7 @@ def create_app(
     *,
     routers: Sequence[APIRouter] = (),
     credentials: GitCredentials | None = None,
+    automations: Automations | None = None,
 ) -> FastAPI:
     """`routers` come from integrations (the GitHub webhook), picked by the composition root; `credentials` let
     the repository check reach private repositories."""
@@ -183,6 +186,7 @@ def create_app(
     )
     app.state.store, app.state.config = store, config
     app.state.prs, app.state.credentials = PullRequestStore(redis), credentials
+    app.state.automations = automations or Automations(redis, {})
     app.add_exception_handler(NightshiftError, _errors)
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
@@ -192,6 +196,7 @@ def create_app(
 
     app.include_router(router)
     app.include_router(agent_router, dependencies=[Depends(_authorized)])
+    app.include_router(automations_router, dependencies=[Depends(_authorized)])
     for extra in routers:
         app.include_router(extra)
     return app

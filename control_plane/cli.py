@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,11 +21,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from control_plane.automations import Automations, AutomationStatus
 from control_plane.cancel import cancel_session
 from control_plane.config import Settings
+from control_plane.config_reference import reference
 from control_plane.demo import demo_request, demo_settings, make_repo
 from control_plane.demo import script as demo_script
+from control_plane.doctor import Check, Finding, Report, render, run_checks
+from control_plane.doctor_checks import (
+    check_bubblewrap,
+    check_modal,
+    check_model,
+    check_redis,
+    check_sandbox,
+    check_sentry,
+)
 from control_plane.git import Mirrors, normalize_repo
+from control_plane.log_setup import configure_logging
 from control_plane.models import NewSession, Session
 from control_plane.notes import NoteStore
 from control_plane.pull_requests import PullRequestStore
@@ -33,7 +47,8 @@ from control_plane.runtime import Runtime
 from control_plane.sandbox_cli import sandbox
 from control_plane.sessions import create_session
 from control_plane.stats import PrTotals, summarize
-from harness.errors import NightshiftError
+from evals.cli import eval_group
+from harness.errors import ConfigError, NightshiftError
 from harness.events import TERMINAL_STATUSES
 from harness.memory import RepoNote
 from harness.model import Model
@@ -65,7 +80,24 @@ config_option = click.option(
 )
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """Subcommands imported on first use (click's lazy-loading recipe): the integrations' commands would otherwise
+    load GitHub's and Slack's SDKs into every `nightshift` start."""
+
+    LAZY = {"github": "integrations.github.cli:github", "slack": "integrations.slack.cli:slack"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.LAZY:
+            return super().get_command(ctx, cmd_name)
+        module, _, name = self.LAZY[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=_LazyGroup)
 def main() -> None:
     """Nightshift: background coding agents, self-hosted."""
 
@@ -174,26 +206,33 @@ def demo(config: Path | None) -> None:
 @click.option("--host", default=None, help="Default: NIGHTSHIFT_HOST or 127.0.0.1.")
 @click.option("--port", type=int, default=None, help="Default: NIGHTSHIFT_PORT or 8000.")
 @click.option("--workers", "concurrency", type=int, default=None, help="Sessions run at once in this process.")
+@click.option("--api-only", is_flag=True, help="No worker in this process: sessions run in `nightshift worker`s.")
 @config_option
-def serve(host: str | None, port: int | None, concurrency: int | None, config: Path | None) -> None:
+def serve(host: str | None, port: int | None, concurrency: int | None, api_only: bool, config: Path | None) -> None:
     """Run the HTTP API and a worker in one process."""
-    _run(_serve(_settings(config), host, port, concurrency))
+    _run(_serve(_settings(config), host, port, concurrency, api_only))
 
 
-async def _serve(settings: Settings, host: str | None, port: int | None, concurrency: int | None) -> None:
+async def _serve(
+    settings: Settings, host: str | None, port: int | None, concurrency: int | None, api_only: bool = False
+) -> None:
+    configure_logging(settings.log_format)
     async with Runtime.open(settings) as rt:
-        worker = rt.worker(rt.model(), concurrency=concurrency)
+        worker = None if api_only else rt.worker(rt.model(), concurrency=concurrency)
         token_hint = "NIGHTSHIFT_API_TOKEN" if settings.api_token else f"the token in {settings.data_dir / 'api-token'}"
         app = rt.api()
-        server = _Server(uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_level="info"))
+        # log_config=None: uvicorn's loggers go through ours (logs.configure), in the chosen format.
+        config = uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_config=None)
+        server = _Server(config)
         url = f"http://{server.config.host}:{server.config.port}"
         err.print(f"web UI on {url}/ and API on {url}/api (docs at /docs); auth: {token_hint}")
-        work = asyncio.create_task(worker.run())
+        work = asyncio.create_task(worker.run()) if worker else None
         try:
             await server.serve()
         finally:
-            worker.stop()
-            await work
+            if worker and work:
+                worker.stop()
+                await work
 
 
 class _Server(uvicorn.Server):
@@ -219,12 +258,18 @@ def worker(concurrency: int | None, config: Path | None) -> None:
 
 
 async def _worker(settings: Settings, concurrency: int | None) -> None:
+    configure_logging(settings.log_format)
     async with Runtime.open(settings) as rt:
         w = rt.worker(rt.model(), concurrency=concurrency)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            err.print("stopping: running sessions finish their step, push a checkpoint and go back to the queue")
+            w.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, w.stop)
-        err.print("worker started; Ctrl-C or SIGTERM hands running sessions back to the queue")
+            loop.add_signal_handler(sig, stop)
+        err.print("worker started; Ctrl-C or SIGTERM hands running sessions back to the queue (twice: at once)")
         await w.run()
 
 
@@ -408,6 +453,60 @@ async def _notes(settings: Settings, action: NoteAction) -> None:
         console.print("no notes")
 
 
+@main.group()
+def automations() -> None:
+    """Triage automations (Sentry projects, generic webhooks): see their state, pause and resume them."""
+
+
+@automations.command("list")
+@config_option
+def automations_list(config: Path | None) -> None:
+    """Every configured automation: paused or active, failures in a row, deliveries skipped while paused."""
+    _run(_automations(_settings(config), lambda a: a.list()))
+
+
+@automations.command("pause")
+@click.option("--reason", default="paused by hand", show_default=True)
+@click.option("--as", "by", default=lambda: os.environ.get("USER", "cli"), help="Who pauses it.")
+@config_option
+@click.argument("automation_id")
+def automations_pause(reason: str, by: str, config: Path | None, automation_id: str) -> None:
+    """Stop starting sessions for AUTOMATION_ID (e.g. sentry:calc-api); its deliveries are counted, not run."""
+    _run(_automations(_settings(config), lambda a: a.pause(automation_id, f"{reason} ({by})")))
+
+
+@automations.command("resume")
+@config_option
+@click.argument("automation_id")
+def automations_resume(config: Path | None, automation_id: str) -> None:
+    """Start sessions for AUTOMATION_ID again; its failure count starts over."""
+    _run(_automations(_settings(config), lambda a: a.resume(automation_id)))
+
+
+AutomationAction = Callable[[Automations], Awaitable[AutomationStatus | list[AutomationStatus]]]
+
+
+async def _automations(settings: Settings, action: AutomationAction) -> None:
+    async with Runtime.open(settings) as rt:
+        result = await action(rt.automations())
+    shown = result if isinstance(result, list) else [result]
+    if not shown:
+        console.print("no automations are configured (sentry_project_repos, webhooks)")
+        return
+    table = Table("automation", "repo", "state", "failures in a row", "skipped while paused", "last session")
+    for a in shown:
+        state = f"paused: {a.state.paused_reason}" if a.state.paused else "active"
+        table.add_row(
+            a.id,
+            a.repo,
+            escape(state),
+            str(a.state.consecutive_failures),
+            str(a.state.skipped_while_paused),
+            a.state.last_session_id or "-",
+        )
+    console.print(table)
+
+
 @main.command()
 @click.argument("pr_url", required=False)
 @click.option("--diff", "diff_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="A diff file.")
@@ -428,3 +527,50 @@ def review(
 
 
 main.add_command(sandbox)
+main.add_command(eval_group)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@config_option
+def doctor(as_json: bool, config: Path | None) -> None:
+    """Check every part of the setup; say what is wrong and how to fix it. Exit status 1 when a check fails."""
+    try:
+        settings = _settings(config)
+    except ConfigError as e:
+        report = Report(findings=[Finding(part="config", status="fail", message=str(e))])
+    else:
+        report = asyncio.run(run_checks(_doctor_checks(settings)))
+    click.echo(report.model_dump_json(indent=2) if as_json else "\n".join(render(report)))
+    sys.exit(0 if report.ok else 1)
+
+
+@main.group("config")
+def config_group() -> None:
+    """The settings Nightshift reads (environment and TOML file)."""
+
+
+@config_group.command("reference")
+def config_reference() -> None:
+    """Print docs/configuration.md: every setting, its environment variables, default and meaning."""
+    click.echo(reference(), nl=False)
+
+
+def _doctor_checks(settings: Settings) -> list[tuple[str, Check]]:
+    from integrations.github.doctor import check_github  # the integrations load only for this command
+    from integrations.slack.doctor import check_slack
+
+    return [
+        ("redis", lambda: check_redis(settings)),
+        ("model", lambda: check_model(settings)),
+        ("github", lambda: check_github(settings)),
+        ("slack", lambda: check_slack(settings)),
+        ("sentry", lambda: check_sentry(settings)),
+        ("modal", lambda: check_modal(settings)),
+        ("bubblewrap", lambda: check_bubblewrap(settings, shutil.which("bwrap"))),
+        ("sandbox", lambda: check_sandbox(settings)),
+    ]
+
+
+if __name__ == "__main__":  # `python -m control_plane.cli`: worker processes started from a source tree
+    main()

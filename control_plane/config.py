@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from control_plane.daily_budgets import DailyBudgetConfig
 from control_plane.sandbox_config import RepoSandboxConfig
 from harness.anthropic_config import AnthropicConfig
 from harness.budget import Budget
 from harness.errors import ConfigError
+from harness.pricing import DEFAULT_PRICES, Price
 from harness.sandboxes.modal import ModalSandboxConfig
 from harness.toolbox import ToolLimits
 
@@ -35,15 +37,30 @@ _ALIASES = {
     "slack_signing_secret": ("SLACK_SIGNING_SECRET",),
     "slack_app_token": ("SLACK_APP_TOKEN",),
     "sentry_client_secret": ("SENTRY_CLIENT_SECRET",),
+    "otel_endpoint": ("OTEL_EXPORTER_OTLP_ENDPOINT",),
 }
+
+JSON_FIELDS = (
+    "slack_channel_repos",
+    "slack_github_logins",
+    "sentry_project_repos",
+    "sentry_project_channels",
+    "webhooks",
+    "daily_budget_repos",
+    "model_prices",
+)
+"""Tables that may also come from the environment, as a JSON object."""
 
 
 class WebhookConfig(BaseModel):
     """One generic inbound webhook, POST /webhooks/generic/<name> (a [webhooks.<name>] table in the TOML file)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     secret: SecretStr
     """Deliveries carry X-Nightshift-Signature: sha256=<hex HMAC-SHA256 of the raw body with this secret>."""
     repo: str
+    """Repository the hook's sessions work on."""
     prompt: str
     """Jinja2 template of the session's task, rendered (sandboxed) with the JSON body as `payload`."""
     filter: str | None = None
@@ -53,10 +70,17 @@ class WebhookConfig(BaseModel):
     value go to one session. Unset: each delivery starts its own."""
     slack_channel: str | None = None
     """Slack channel id the session's report is posted to (needs Slack configured)."""
+    github_issue: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+#\d+$")
+    """"owner/name#number": the session's report is also a comment on this GitHub issue (needs GitHub configured)."""
+    max_concurrent: int = Field(2, ge=1)
+    """Sessions this hook may have running at once; further deliveries wait in the stream."""
     max_payload_bytes: int = 1_000_000
+    """Larger deliveries are refused (413)."""
 
 
 class Settings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)  # the docstrings become docs/configuration.md
+
     data_dir: Path
     """Embedded Redis files, repository mirrors and sandboxes. Default: ~/.local/share/nightshift."""
     redis_url: str | None = None
@@ -66,11 +90,20 @@ class Settings(BaseModel):
     public_url: str = "http://127.0.0.1:8000"
     """Where people reach the API and web UI; used in links to sessions."""
     anthropic_api_key: SecretStr | None = None
+    """Anthropic API key; the control plane keeps it, sandboxes never see it."""
     anthropic_base_url: str | None = None
+    """Messages API root; unset: https://api.anthropic.com (a proxy or gateway otherwise)."""
     model: str = "claude-sonnet-4-6"
+    """Default model: a Claude model name, `anthropic:NAME` or `openai:NAME`."""
     max_response_tokens: int = 8192
+    """Most tokens one model answer may have."""
     model_max_retries: int = 5
+    """Retries of a model call that failed with a retryable error (429, 5xx, overloaded)."""
+    model_prices: dict[str, Price] = {}
+    """Per-million-token prices by model-name prefix (longest wins), over the built-in list prices: for negotiated
+    rates. JSON in the environment: {"claude-sonnet-4": {"input_per_mtok": 2.4, "output_per_mtok": 12}}."""
     model_retry_base_s: float = 2.0
+    """First backoff between retries; it doubles each time (or follows retry-after)."""
     sandbox: Literal["local", "modal"] = "local"
     """Where sessions run: `local` (this host, bubblewrap) or `modal` (Modal credentials in this environment)."""
     modal: ModalSandboxConfig = Field(default_factory=ModalSandboxConfig)
@@ -84,28 +117,53 @@ class Settings(BaseModel):
     repo_sandboxes: dict[str, RepoSandboxConfig] = Field(default_factory=dict)
     """Per repo (or "*"): network policy (open, allowlist, blocked) and scoped env for its sandboxes."""
     max_steps: int = 60
+    """Budget per hand-off: model turns."""
     max_tokens: int = 4_000_000
+    """Budget per hand-off: input plus output tokens."""
     max_cost_usd: float = 25.0
+    """Budget per hand-off: dollars of model use."""
     max_wall_time_s: float = 3600.0
+    """Budget per hand-off: wall-clock time."""
     command_timeout_s: int = 600
     """Longest a single command may run."""
     tool_output_limit_bytes: int = 30_000
+    """Tool output the model sees; longer output keeps its head and tail."""
     max_prompt_bytes: int = 200_000
     """Prompts and messages larger than this are refused."""
     worker_concurrency: int = 4
     """Sessions one worker process runs at once."""
     lease_ttl_s: float = 30.0
     """A worker silent this long is presumed dead and its sessions are taken over."""
+    drain_timeout_s: float = 600.0
+    """On SIGTERM a worker lets each run finish its step (a command may take command_timeout_s), pushes a checkpoint
+    and hands the session on; runs still busy after this long are cancelled and taken over once the lease lapses."""
+    daily_budget_per_repo_usd: float | None = None
+    """Dollars one repository's sessions may spend per UTC day; unset: no limit."""
+    daily_budget_per_person_usd: float | None = None
+    """Dollars the sessions one person asked for may spend per UTC day; unset: no limit."""
+    daily_budget_repos: dict[str, float] = {}
+    """Per-repository daily budgets overriding daily_budget_per_repo_usd (repo as sessions record it)."""
+    metrics_token: SecretStr | None = None
+    """Bearer token GET /metrics requires; unset: /metrics is open (keep it on a private network)."""
+    log_format: Literal["text", "json"] = "text"
+    """json: one JSON object per log line, with the session id of the run or request that logged it."""
+    otel_endpoint: str | None = None
+    """OTLP/HTTP collector root (or OTEL_EXPORTER_OTLP_ENDPOINT): workers send a trace per session run. Needs the
+    `otel` extra; unset: no tracing."""
     host: str = "127.0.0.1"
+    """Address `serve` listens on (0.0.0.0 in a container)."""
     port: int = 8000
+    """Port `serve` listens on."""
     openai_base_url: str | None = None
     """An OpenAI-compatible endpoint's /v1 root (vLLM, Ollama, a vendor), for models chosen as `openai:NAME`."""
     openai_api_key: SecretStr | None = None
+    """Key for openai_base_url, if the endpoint wants one."""
     openai_context_window_tokens: int = 32_768
     """What the served model reads per request (vLLM's --max-model-len)."""
     openai_input_price_per_mtok: float = 0.0
     """Dollars per million input tokens; 0 (the default) suits a self-hosted model, set it for a paid vendor."""
     openai_output_price_per_mtok: float = 0.0
+    """Dollars per million output tokens."""
     repo_models: dict[str, str] = {}
     """Per-repository model choice (config file only), e.g. {"/srv/git/app.git" = "openai:qwen2.5-coder-32b"}."""
     context_window_tokens: int | None = None
@@ -154,6 +212,7 @@ class Settings(BaseModel):
     github_oauth_client_id: str | None = None
     """GitHub OAuth app for signing in to the web UI. Unset: people sign in with the API token."""
     github_oauth_client_secret: SecretStr | None = None
+    """The OAuth app's client secret."""
     github_oauth_url: str = "https://github.com"
     """Where people authorize the OAuth app (GitHub Enterprise: its own https://host)."""
     github_oauth_api_url: str = "https://api.github.com"
@@ -191,18 +250,13 @@ class Settings(BaseModel):
     """Triage sessions one Sentry project may have running at once; further alerts wait in the stream."""
     sentry_max_payload_bytes: int = 1_000_000
     """Larger Sentry deliveries are refused (413)."""
+    automation_max_failures: int = Field(3, ge=1)
+    """A Sentry project's or a webhook's automation pauses itself after this many failed sessions in a row."""
 
     webhooks: dict[str, WebhookConfig] = {}
     """Generic inbound webhooks by name (config file, or JSON in NIGHTSHIFT_WEBHOOKS)."""
 
-    @field_validator(
-        "slack_channel_repos",
-        "slack_github_logins",
-        "sentry_project_repos",
-        "sentry_project_channels",
-        "webhooks",
-        mode="before",
-    )
+    @field_validator(*JSON_FIELDS, mode="before")
     @classmethod
     def _mapping_from_env(cls, v: object) -> object:
         # A table in the TOML file; in the environment, a JSON object such as {"C0123": "acme/api"}.
@@ -229,6 +283,13 @@ class Settings(BaseModel):
             max_wall_time_s=self.max_wall_time_s,
         )
 
+    def daily_budgets(self) -> DailyBudgetConfig:
+        return DailyBudgetConfig(
+            per_repo_usd=self.daily_budget_per_repo_usd,
+            per_person_usd=self.daily_budget_per_person_usd,
+            repos=self.daily_budget_repos,
+        )
+
     def tool_limits(self) -> ToolLimits:
         return ToolLimits(output_limit_bytes=self.tool_output_limit_bytes, max_command_timeout_s=self.command_timeout_s)
 
@@ -245,6 +306,7 @@ class Settings(BaseModel):
             max_tokens=self.max_response_tokens,
             max_retries=self.model_max_retries,
             retry_base_s=self.model_retry_base_s,
+            prices={**DEFAULT_PRICES, **self.model_prices},
         )
 
     def secrets(self) -> list[str]:
@@ -252,6 +314,7 @@ class Settings(BaseModel):
         values = [self.anthropic_api_key, self.api_token, self.github_oauth_client_secret, self.openai_api_key]
         values += [self.github_token, self.github_webhook_secret]
         values += [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sentry_client_secret]
+        values += [self.metrics_token]
         values += [hook.secret for hook in self.webhooks.values()]
         found = [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
         key = self.github_app_private_key()
@@ -297,10 +360,15 @@ def _read_toml(path: Path) -> dict[str, object]:
     return data
 
 
+def env_vars(name: str) -> tuple[str, ...]:
+    """The environment variables setting `name` is read from; when several are set, the last one wins."""
+    return tuple(dict.fromkeys((f"NIGHTSHIFT_{name.upper()}", *_ALIASES.get(name, ()))))
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in Settings.model_fields:
-        for var in (f"NIGHTSHIFT_{name.upper()}", *_ALIASES.get(name, ())):
+        for var in env_vars(name):
             if environ.get(var):
                 values[name] = environ[var]
     return values

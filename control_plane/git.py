@@ -4,6 +4,7 @@ push. Credentials (when configured) are used here only; the sandbox never has a 
 import asyncio
 import fcntl
 import hashlib
+import itertools
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -80,6 +81,10 @@ class Mirrors:
     def __init__(self, root: Path, credentials: GitCredentials | None = None) -> None:
         self.root = root
         self.credentials = credentials
+        self._ticks = itertools.count()
+        self._fetching: dict[tuple[Path, tuple[str, ...]], asyncio.Lock] = {}
+        self._fetched: dict[tuple[Path, tuple[str, ...]], int] = {}
+        """The tick at which the last successful fetch of a mirror (with those extra refs) began."""
 
     async def _env(self, repo: str) -> dict[str, str]:
         return await self.credentials.env_for(repo) if self.credentials else {}
@@ -88,8 +93,22 @@ class Mirrors:
         return self.root / (hashlib.sha256(repo.encode()).hexdigest()[:24] + ".git")
 
     async def refresh(self, repo: str, *, refs: Sequence[str] = ()) -> Path:
-        """Clone or fetch branches and tags, plus `refs` outside them (a pull request's refs/pull/N/head)."""
+        """Clone or fetch branches and tags, plus `refs` outside them (a pull request's refs/pull/N/head).
+
+        Callers in this process share fetches: one that began after a caller arrived is as fresh as its own would be,
+        so a burst of 200 sessions on one repository costs two fetches, not 200 in a row under the file lock."""
         mirror = self.path(repo)
+        key = (mirror, tuple(refs))
+        arrived = next(self._ticks)
+        async with self._fetching.setdefault(key, asyncio.Lock()):
+            if self._fetched.get(key, -1) > arrived:
+                return mirror
+            began = next(self._ticks)
+            await self._fetch(repo, mirror, refs)
+            self._fetched[key] = began
+        return mirror
+
+    async def _fetch(self, repo: str, mirror: Path, refs: Sequence[str]) -> None:
         env = await self._env(repo)
         extra = [f"+{ref}:{ref}" for ref in refs]
         async with _file_lock(mirror.with_suffix(".lock")):
@@ -110,7 +129,6 @@ class Mirrors:
                     cwd=mirror,
                     env=env,
                 )
-        return mirror
 
     async def resolve(self, mirror: Path, base: str | None) -> str:
         ref = base or "HEAD"

@@ -168,14 +168,9 @@ SENTRY_ATTEMPTS = PREFIX + "sentry:attempts"
 SENTRY_SEEN_TTL_S = 4 * 24 * 3600
 
 
-def sentry_seen(request_id: str) -> str:
-    """String, expiring: a Sentry Request-ID already accepted."""
-    return f"{PREFIX}sentry:seen:{request_id}"
-
-
-def sentry_active(project: str) -> str:
-    """Set: ids of a project's triage sessions that may still be running (pruned when read)."""
-    return f"{PREFIX}sentry:active:{project}"
+def sentry_seen(what: str) -> str:
+    """String, expiring: a Sentry Request-ID (or "event:<id>", a Sentry event) already accepted."""
+    return f"{PREFIX}sentry:seen:{what}"
 
 
 def slack_report_channel(session_id: str) -> str:
@@ -184,10 +179,46 @@ def slack_report_channel(session_id: str) -> str:
     return f"{PREFIX}slack:report:{session_id}"
 
 
-def sentry_starting(project: str) -> str:
-    """Lock: held while one process counts a project's running triage sessions and starts one, so two processes
+def slack_report_thread(session_id: str) -> str:
+    """String: ts of the thread a session's channel report started; later runs answer in it."""
+    return f"{PREFIX}slack:report-thread:{session_id}"
+
+
+def github_report_issue(session_id: str) -> str:
+    """String "owner/name#number": the GitHub issue a webhook-started session's report is posted to."""
+    return f"{PREFIX}github:report:{session_id}"
+
+
+def automation(automation_id: str) -> str:
+    """Hash: a triage automation's state (paused, why, consecutive failures, skipped deliveries)."""
+    return f"{PREFIX}automation:{automation_id}"
+
+
+def automation_of(session_id: str) -> str:
+    """String: the automation ("sentry:<project>", "webhook:<name>") that started the session."""
+    return f"{PREFIX}automation-of:{session_id}"
+
+
+def automation_active(automation_id: str) -> str:
+    """Set: ids of an automation's sessions that may still be running (pruned when read)."""
+    return f"{PREFIX}automation:{automation_id}:active"
+
+
+def automation_starting(automation_id: str) -> str:
+    """Lock: held while one process counts an automation's running sessions and starts one, so two processes
     cannot both see room for the last slot."""
-    return f"{PREFIX}sentry:starting:{project}"
+    return f"{PREFIX}automation:{automation_id}:starting"
+
+
+def repeat_gate(session_id: str) -> str:
+    """String, expiring: set when a repeat of the session's alert was last passed to the agent; repeats while it
+    lives are only counted, so a storm of one issue becomes one note, not hundreds."""
+    return f"{PREFIX}repeat:gate:{session_id}"
+
+
+def repeats_held(session_id: str) -> str:
+    """Counter: repeats of the session's alert not yet passed to the agent (told with the next note)."""
+    return f"{PREFIX}repeat:held:{session_id}"
 
 
 WEBHOOK_DELIVERIES = PREFIX + "webhook:deliveries"
@@ -200,3 +231,14 @@ WEBHOOK_SEEN_TTL_S = 4 * 24 * 3600
 def webhook_seen(hook: str, delivery: str) -> str:
     """String, expiring: a generic hook's delivery (its id, else its body's hash) already accepted."""
     return f"{PREFIX}webhook:seen:{hook}:{delivery}"
+
+
+def daily_spend(day: str, scope: str, name: str) -> str:
+    """String (float): dollars the model calls of one repo or one person's sessions cost on a UTC day."""
+    return f"{PREFIX}spend:{day}:{scope}:{name}"
+
+
+DAILY_SPEND_TTL_S = 3 * 24 * 3600
+"""A day's spend is kept a little past the day, for people looking at yesterday's figures."""
+METRICS = PREFIX + "metrics"
+"""Hash: Prometheus series (name + labels as JSON) -> value, summed over every process (control_plane.metrics)."""

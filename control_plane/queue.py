@@ -4,12 +4,15 @@ A worker that dies (kill -9) stops renewing both: its job's idle time in the gro
 and another worker claims it (XAUTOCLAIM); the session's lease key expires so that worker may run it.
 """
 
+import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from control_plane import keys
+
+log = logging.getLogger(__name__)
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -45,6 +48,18 @@ class WorkQueue:
 
     async def next_job(self, *, block_ms: int) -> Job | None:
         """A job whose worker died, else a new one (waiting up to block_ms)."""
+        try:
+            return await self._next_job(block_ms)
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            # Redis came back without its data (no append-only file, or a wiped one): the jobs are gone with the
+            # group; make the group again so the sessions created from now on are run.
+            log.warning("the work queue's consumer group was gone (Redis lost its data?); created it again")
+            await self.ensure_group()
+            return None
+
+    async def _next_job(self, block_ms: int) -> Job | None:
         _, claimed, _ = await self.redis.xautoclaim(
             keys.QUEUE, keys.QUEUE_GROUP, self.consumer, min_idle_time=self.lease_ms, start_id="0-0", count=1
         )
@@ -65,6 +80,14 @@ class WorkQueue:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(keys.QUEUE, keys.QUEUE_GROUP, job.entry_id)
             pipe.xdel(keys.QUEUE, job.entry_id)
+            await pipe.execute()
+
+    async def requeue(self, job: Job) -> None:
+        """Hand a job back for another worker to take at once (a graceful stop), instead of after the lease."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(keys.QUEUE, keys.QUEUE_GROUP, job.entry_id)
+            pipe.xdel(keys.QUEUE, job.entry_id)
+            pipe.xadd(keys.QUEUE, {"session": job.session_id})
             await pipe.execute()
 
     async def depth(self) -> int:

@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 
 from control_plane import workspace
 from control_plane.agent_setup import AgentSetup
+from control_plane.daily_budgets import DailySpend
 from control_plane.git import Mirrors
+from control_plane.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS, SANDBOX_START_SECONDS, TOOL_SECONDS, Metrics
 from control_plane.models import Session
 from control_plane.observers import RunObserver
 from control_plane.store import SessionStore
+from control_plane.tracing import NoTracing, RunTrace, Tracing
 from control_plane.warm_start import SandboxStarts
 from harness.budget import Budget
-from harness.errors import NightshiftError
+from harness.errors import HandBack, NightshiftError
 from harness.events import (
     TERMINAL_STATUSES,
     BranchPushed,
@@ -28,6 +31,7 @@ from harness.events import (
     RunOutcome,
     RunStarted,
     SessionStatus,
+    ToolResult,
     UserMessage,
 )
 from harness.loop import AgentLoop, LoopResult
@@ -52,6 +56,9 @@ class StopRequest:
 
     reason: str | None = None
     by_user: bool = False
+    draining: bool = False
+    """The worker is stopping gracefully: the run ends at its next step boundary, pushes a checkpoint and
+    raises HandBack, and the worker queues the session again for another worker."""
 
 
 @dataclass
@@ -66,29 +73,51 @@ class RunnerDeps:
     """Model choice, prompt, skills, notes, sub-sessions and screenshots for each run."""
     starts: SandboxStarts
     """How a new sandbox starts: from the repo's setup snapshot when there is one; runs the start hook."""
+    metrics: Metrics
+    spend: DailySpend
+    """Daily budgets per repo and per person: every call's cost is counted, and checked before the next call."""
+    provider_name: str = "local"
+    tracing: Tracing = field(default_factory=NoTracing)
     secrets: list[str] = field(default_factory=list)
     worker: str = "worker"
     observers: list[RunObserver] = field(default_factory=list)
 
 
 class _Sink:
-    """The loop's EventSink: appends to the log and keeps the session's usage totals current."""
+    """The loop's EventSink: appends to the log, keeps the session's usage totals current, counts the day's
+    spend and feeds the metrics — the one place every step of a run passes through."""
 
-    def __init__(self, store: SessionStore, session_id: str) -> None:
-        self.store, self.session_id = store, session_id
+    def __init__(self, deps: RunnerDeps, session: Session, trace: RunTrace) -> None:
+        self.d, self.session, self.trace = deps, session, trace
 
     async def append(self, event: Event) -> str:
-        event_id = await self.store.append(self.session_id, event)
+        event_id = await self.d.store.append(self.session.id, event)
+        self.trace.event(event)
         if isinstance(event, ModelTurnEvent | Compacted):
-            await self.store.add_usage(
-                self.session_id,
-                input_tokens=event.usage.input_tokens
-                + event.usage.cache_creation_input_tokens
-                + event.usage.cache_read_input_tokens,
-                output_tokens=event.usage.output_tokens,
+            usage = event.usage
+            await self.d.store.add_usage(
+                self.session.id,
+                input_tokens=usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens,
+                output_tokens=usage.output_tokens,
                 cost_usd=event.cost_usd,
             )
+            await self.d.spend.add(self.session, event.cost_usd)
+            await self._model_metrics(event)
+        if isinstance(event, ToolResult):
+            await self.d.metrics.observe(TOOL_SECONDS, {"tool": event.name}, event.duration_ms / 1000)
         return event_id
+
+    async def _model_metrics(self, event: ModelTurnEvent | Compacted) -> None:
+        model, usage = event.model, event.usage
+        tokens = {
+            "input": usage.input_tokens,
+            "output": usage.output_tokens,
+            "cache_read": usage.cache_read_input_tokens,
+            "cache_write": usage.cache_creation_input_tokens,
+        }
+        await self.d.metrics.add(MODEL_TOKENS, [({"model": model, "kind": k}, n) for k, n in tokens.items()])
+        await self.d.metrics.add(MODEL_COST, [({"model": model}, event.cost_usd)])
+        await self.d.metrics.add(MODEL_CALLS, [({"model": model}, 1)])
 
 
 class _Inbox:
@@ -116,8 +145,18 @@ class SessionRunner:
         await store.update(session_id, run=run)
         await store.set_status(session_id, "running", f"resumed by {self.d.worker}" if resumed else "")
         await store.append(session_id, RunStarted(run=run, worker=self.d.worker, resumed=resumed))
+        trace = self.d.tracing.start_run(session, run, self.d.worker)
         try:
-            sandbox = await self._sandbox(session)
+            await self._run(session, stop, trace)
+        except BaseException as e:
+            trace.end(e)
+            raise
+        trace.end(None)
+
+    async def _run(self, session: Session, stop: StopRequest, trace: RunTrace) -> None:
+        store, session_id = self.d.store, session.id
+        try:
+            sandbox = await self._sandbox(session, trace)
             await self.d.starts.start_hook(sandbox, functools.partial(store.append, session_id))
             prepared = await self.d.agent.prepare(
                 session, sandbox, default_model=self.d.model, budget=self.d.budget, limits=self.d.limits
@@ -136,16 +175,22 @@ class SessionRunner:
         loop = AgentLoop(
             model=prepared.model,
             tools=prepared.tools,
-            sink=_Sink(store, session_id),
+            sink=_Sink(self.d, session, trace),
             inbox=_Inbox(store, session_id),
             artifacts=prepared.artifacts,
             system=prepared.system,
             config=prepared.config,
             redact=self._redact,
+            spend_limit=self.d.spend.limit_for(session),
+            hand_back=lambda: stop.draining,
         )
         transcript = rebuild(await store.events(session_id))
         while True:
-            result = await self._loop_once(loop, transcript, stop)
+            try:
+                result = await self._loop_once(loop, transcript, stop)
+            except HandBack:
+                await self._hand_back(session, sandbox)
+                raise
             result = await self._publish(session, sandbox, result)
             if await self._end(session_id, result, transcript.delivered_through):
                 await self._notify(session_id, result.outcome)
@@ -183,7 +228,7 @@ class SessionRunner:
         except NightshiftError as e:
             return LoopResult("failed", str(e))
 
-    async def _sandbox(self, session: Session) -> Sandbox:
+    async def _sandbox(self, session: Session, trace: RunTrace) -> Sandbox:
         """The session's sandbox if it survived, else a new one seeded from its branch or its base."""
         sandbox = await self.d.provider.attach(session.id)
         if sandbox is not None and await _is_seeded(sandbox) and not await self._branch_moved(session):
@@ -198,7 +243,11 @@ class SessionRunner:
             upstream = None
         if sandbox is None:
             log = functools.partial(self.d.store.append, session.id)
-            sandbox = await self.d.starts.open(session.id, session.repo, session.branch, mirror, commit, upstream, log)
+            new = await self.d.starts.open(session.id, session.repo, session.branch, mirror, commit, upstream, log)
+            sandbox = new.sandbox
+            labels = {"provider": self.d.provider_name, "start": "warm" if new.warm else "cold"}
+            await self.d.metrics.observe(SANDBOX_START_SECONDS, labels, time.monotonic() - started)
+            trace.sandbox_started(time.monotonic() - started, new.warm)
         else:
             await workspace.seed(sandbox, self.d.mirrors, mirror, commit, session.branch, upstream=upstream)
         took = time.monotonic() - started
@@ -215,25 +264,35 @@ class SessionRunner:
 
     async def _publish(self, session: Session, sandbox: Sandbox, result: LoopResult) -> LoopResult:
         """Commit and push whatever the agent left, whatever the outcome: an early end is a checkpoint."""
-        checkpoint = result.outcome != "finished"
-        title = ("WIP (checkpoint): " if checkpoint else "") + session.title
-        trailers = "".join(f"Co-authored-by: {person}\n" for person in session.co_authors)
-        message = f"{title}\n\nNightshift session {session.id}\nRequested-by: {session.requested_by}\n{trailers}"
         try:
-            mirror = await self.d.mirrors.refresh(session.repo)
-            ref = f"refs/nightshift/sessions/{session.id}"
-            commit = await workspace.collect(sandbox, self.d.mirrors, mirror, ref, message)
-            if commit is None or session.read_only:
-                return result  # read-only (a fork's PR): the work stays in the mirror, nothing is pushed
-            await self.d.mirrors.push(mirror, session.repo, ref, session.branch)
+            await self._push(session, sandbox, checkpoint=result.outcome != "finished")
         except NightshiftError as e:
             await self.d.store.append(session.id, ErrorEvent(message=f"could not push the work: {e}"))
             return LoopResult("failed", f"{result.summary}\n\nThe work could not be pushed: {e}".strip())
+        return result
+
+    async def _hand_back(self, session: Session, sandbox: Sandbox) -> None:
+        """The worker is stopping: push the work so far, so the next worker (maybe elsewhere) starts from it."""
+        try:
+            await self._push(session, sandbox, checkpoint=True)
+        except NightshiftError as e:  # the next worker starts from the last push instead; say so, hand back anyway
+            await self.d.store.append(session.id, ErrorEvent(message=f"could not push a checkpoint: {e}"))
+        await self.d.store.append(session.id, Note(text=f"{self.d.worker} is stopping: handed the session on"))
+
+    async def _push(self, session: Session, sandbox: Sandbox, *, checkpoint: bool) -> None:
+        title = ("WIP (checkpoint): " if checkpoint else "") + session.title
+        trailers = "".join(f"Co-authored-by: {person}\n" for person in session.co_authors)
+        message = f"{title}\n\nNightshift session {session.id}\nRequested-by: {session.requested_by}\n{trailers}"
+        mirror = await self.d.mirrors.refresh(session.repo)
+        ref = f"refs/nightshift/sessions/{session.id}"
+        commit = await workspace.collect(sandbox, self.d.mirrors, mirror, ref, message)
+        if commit is None or session.read_only:
+            return  # read-only (a fork's PR): the work stays in the mirror, nothing is pushed
+        await self.d.mirrors.push(mirror, session.repo, ref, session.branch)
         await self.d.store.append(
             session.id, BranchPushed(branch=session.branch, commit=commit, remote=session.repo, checkpoint=checkpoint)
         )
         await self.d.store.update(session.id, pushed_commit=commit)
-        return result
 
     def _redact(self, text: str) -> str:
         for secret in self.d.secrets:

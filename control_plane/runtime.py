@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from control_plane.agent_setup import AgentConfig, AgentSetup
 from control_plane.api import ApiConfig, create_app
+from control_plane.automations import AutomationHealth, Automations, configured_automations
 from control_plane.children import ChildWaker, SubSessionLimits
 from control_plane.config import Settings
+from control_plane.daily_budgets import DailySpend
 from control_plane.embedded_redis import EmbeddedRedis
 from control_plane.git import GitCredentials, Mirrors
+from control_plane.log_setup import SessionLogContext
+from control_plane.metrics import Metrics
+from control_plane.metrics_endpoint import metrics_router
 from control_plane.model_choice import model_config
 from control_plane.notes import NoteStore
 from control_plane.queue import WorkQueue
@@ -24,8 +31,10 @@ from control_plane.runner import RunnerDeps, SessionRunner
 from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
 from control_plane.snapshot_refresh import SnapshotRefresher
 from control_plane.store import SessionStore
+from control_plane.tracing import NoTracing, Tracing
 from control_plane.web.app import create_web_app, mount_web
 from control_plane.web.config import web_config
+from control_plane.webhook_metrics import WebhookMetricsMiddleware
 from control_plane.worker import Worker, worker_name
 from harness.compaction import CompactionConfig
 from harness.errors import ConfigError
@@ -35,9 +44,12 @@ from harness.screenshot import ChromiumConfig, PlaywrightScreenshotter, chromium
 from harness.skills import KnowledgeLimits, builtin_skills
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from integrations.github import GitHub
     from integrations.sentry import Sentry
     from integrations.slack import SlackIntegration
+    from integrations.triage import TriageStarter
     from integrations.webhooks import GenericWebhooks
 
 
@@ -51,6 +63,8 @@ class Runtime:
     _slack: "SlackIntegration | None" = None
     _sentry: "Sentry | None" = None
     _webhooks: "GenericWebhooks | None" = None
+    _automations: Automations | None = None
+    _tracer_provider: "TracerProvider | None" = None
 
     @classmethod
     @asynccontextmanager
@@ -60,7 +74,7 @@ class Runtime:
         assert url is not None
         redis = _connect(url)
         try:
-            await _ping(redis, url)
+            await _ping(url)
             rt = cls(settings, redis, SessionStore(redis))
             try:
                 yield rt
@@ -69,6 +83,8 @@ class Runtime:
                     await model.close()
                 if rt._github is not None:
                     rt._github.close()
+                if rt._tracer_provider is not None:
+                    rt._tracer_provider.shutdown()  # flushes the spans still batched
         finally:
             await redis.aclose()
             if embedded is not None:
@@ -118,7 +134,7 @@ class Runtime:
             config = SentryConfig.from_settings(self.settings)
             if config is None:
                 return None
-            self._sentry = Sentry(config, self.redis, self.store, credentials=self.git_credentials())
+            self._sentry = Sentry(config, self.redis, self.store, self._triage_starter())
         return self._sentry
 
     def webhooks(self) -> "GenericWebhooks | None":
@@ -126,14 +142,42 @@ class Runtime:
         if self._webhooks is None and self.settings.webhooks:
             from integrations.webhooks import GenericWebhooks
 
-            self._webhooks = GenericWebhooks(
-                self.settings.webhooks,
-                self.redis,
-                self.store,
-                credentials=self.git_credentials(),
-                max_prompt_bytes=self.settings.max_prompt_bytes,
-            )
+            self._webhooks = GenericWebhooks(self.settings.webhooks, self.redis, self._triage_starter())
         return self._webhooks
+
+    def automations(self) -> Automations:
+        """The triage automations (Sentry projects, generic webhooks) and their state; one per process."""
+        if self._automations is None:
+            found = configured_automations(self.settings)
+            self._automations = Automations(self.redis, found, max_failures=self.settings.automation_max_failures)
+        return self._automations
+
+    def automation_health(self) -> AutomationHealth:
+        slack = self.slack()
+        return AutomationHealth(self.automations(), notifier=slack.reporter if slack else None)
+
+    def _triage_starter(self) -> "TriageStarter":
+        from integrations.triage import TriageStarter
+
+        return TriageStarter(
+            self.redis,
+            self.store,
+            self.automation_health(),
+            credentials=self.git_credentials(),
+            max_prompt_bytes=self.settings.max_prompt_bytes,
+        )
+
+    def tracing(self) -> Tracing:
+        """A trace per session run when an OTLP endpoint is configured; the SDK is imported only then."""
+        if self.settings.otel_endpoint is None:
+            return NoTracing()
+        try:
+            from control_plane.otel import OtelTracing, otlp_provider
+        except ImportError as e:
+            raise ConfigError(f"tracing needs the otel extra: pip install 'nightshift[otel]' ({e})") from e
+        if self._tracer_provider is None:
+            self._tracer_provider = otlp_provider(self.settings.otel_endpoint, "nightshift")
+        return OtelTracing(self._tracer_provider.get_tracer("nightshift"))
 
     def git_credentials(self) -> GitCredentials | None:
         """Credentials for git commands on the control plane's side (the GitHub App's tokens), if configured."""
@@ -157,6 +201,10 @@ class Runtime:
             limits=s.tool_limits(),
             agent=self._agent_setup(mirrors),
             starts=starts,
+            metrics=Metrics(self.redis),
+            spend=DailySpend(self.redis, s.daily_budgets()),
+            provider_name=s.sandbox,
+            tracing=self.tracing(),
             secrets=s.secrets(),
             worker=name,
             # GitHub before Slack: the thread's final message links the pull request the GitHub observer opened.
@@ -164,6 +212,7 @@ class Runtime:
                 ChildWaker(self.store),
                 *([github.publisher] if github else []),
                 *([slack.observer, slack.reporter] if slack else []),
+                self.automation_health(),
             ],
         )
         return Worker(
@@ -172,6 +221,7 @@ class Runtime:
             runner=SessionRunner(deps),
             concurrency=concurrency or s.worker_concurrency,
             background=[refresher.run] if s.snapshot_refresh_interval_s > 0 else [],
+            drain_timeout_s=s.drain_timeout_s,
         )
 
     def _agent_setup(self, mirrors: Mirrors) -> AgentSetup:
@@ -218,8 +268,14 @@ class Runtime:
         routers += [sentry.router()] if sentry else []
         hooks = self.webhooks()
         routers += [hooks.router()] if hooks else []
+        metrics_token = self.settings.metrics_token
+        routers += [metrics_router(self.redis, metrics_token.get_secret_value() if metrics_token else None)]
         credentials = self.git_credentials()
-        app = create_app(self.redis, self.store, config, routers=routers, credentials=credentials)
+        app = create_app(
+            self.redis, self.store, config, routers=routers, credentials=credentials, automations=self.automations()
+        )
+        app.add_middleware(WebhookMetricsMiddleware, metrics=Metrics(self.redis))
+        app.add_middleware(SessionLogContext)
         web = create_web_app(self.store, web_config(self.settings, token), self.settings, credentials=credentials)
         mount_web(app, web)
         return app
@@ -241,6 +297,10 @@ class Runtime:
 # waits for a free connection beats one that fails at once under a burst of SSE viewers.
 REDIS_SOCKET_TIMEOUT_S = 30.0
 REDIS_MAX_CONNECTIONS = 500
+# A Redis restart (or a failover) drops every connection: each command reconnects and retries, backing off to 1 s,
+# for about 30 s in all, so workers, consumers and the API ride it out instead of failing sessions. A write whose reply
+# the restart swallowed may run twice (docs/reliability.md, "Faults and load").
+REDIS_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.05), retries=40)
 
 
 def _connect(url: str) -> Redis:
@@ -250,12 +310,17 @@ def _connect(url: str) -> Redis:
         socket_timeout=REDIS_SOCKET_TIMEOUT_S,
         max_connections=REDIS_MAX_CONNECTIONS,
         timeout=REDIS_SOCKET_TIMEOUT_S,
+        retry=REDIS_RETRY,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
-async def _ping(redis: Redis, url: str) -> None:
+async def _ping(url: str) -> None:
+    """Once at start and without REDIS_RETRY: a wrong REDIS_URL fails now, not after 30 s of retries."""
+    probe = Redis.from_url(url, retry=Retry(NoBackoff(), 0))
     try:
-        await redis.ping()
+        await probe.ping()
     except (RedisConnectionError, OSError) as e:
         raise ConfigError(f"cannot reach Redis at {url}: {e}") from e
+    finally:
+        await probe.aclose()

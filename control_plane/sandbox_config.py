@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from harness.sandboxes.base import NetworkPolicy
 
@@ -10,7 +10,10 @@ DEFAULT_REPO = "*"
 
 
 class RepoSandboxConfig(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     network: NetworkPolicy = Field(default_factory=NetworkPolicy)
+    """What the repo's sandboxes may reach (a [repo_sandboxes."<repo>".network] table)."""
     env: dict[str, SecretStr] = Field(default_factory=dict)
     """Scoped secrets a user configured for this repo's sessions (a test database URL). Given to session sandboxes
     only: never to setup.sh, so never in a snapshot. Never the platform's own keys."""

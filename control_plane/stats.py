@@ -49,7 +49,7 @@ def totals(records: Iterable[PullRequestRecord]) -> PrTotals:
     )
 
 
-def _by(records: list[PullRequestRecord], key: Callable[[PullRequestRecord], str]) -> dict[str, PrTotals]:
+def grouped(records: list[PullRequestRecord], key: Callable[[PullRequestRecord], str]) -> dict[str, PrTotals]:
     groups: dict[str, list[PullRequestRecord]] = defaultdict(list)
     for r in records:
         groups[key(r)].append(r)
@@ -61,7 +61,7 @@ def summarize(records: Iterable[PullRequestRecord], *, since: float | None = Non
     return PrStats(
         since=since,
         total=totals(rows),
-        by_repo=_by(rows, lambda r: r.repo),
-        by_source=_by(rows, lambda r: r.source),
-        by_person=_by(rows, lambda r: r.requested_by),
+        by_repo=grouped(rows, lambda r: r.repo),
+        by_source=grouped(rows, lambda r: r.source),
+        by_person=grouped(rows, lambda r: r.requested_by),
     )

@@ -33,6 +33,13 @@ Log = Callable[[Event], Awaitable[object]]
 _SETUP_BRANCH = "nightshift-setup"
 
 
+@dataclass(frozen=True)
+class Started:
+    sandbox: Sandbox
+    warm: bool
+    """Restored from a setup snapshot rather than created and seeded."""
+
+
 @dataclass
 class SandboxStarts:
     provider: SnapshotProvider
@@ -44,7 +51,7 @@ class SandboxStarts:
 
     async def open(
         self, session_id: str, repo: str, branch: str, mirror: Path, commit: str, upstream: str | None, log: Log
-    ) -> Sandbox:
+    ) -> Started:
         """A new sandbox for the session with its branch checked out at `commit`."""
         config = for_repo(self.repos, repo)
         spec = SandboxSpec(session_id=session_id, env=config.plain_env(), network=config.network)
@@ -59,10 +66,10 @@ class SandboxStarts:
             else:
                 await log(Note(text=f"started from snapshot {snapshot.id} (setup ran at {snapshot.base_commit[:12]})"))
                 await fast_forward(sandbox, mirror, snapshot.base_commit, commit, branch, upstream)
-                return sandbox
+                return Started(sandbox, warm=True)
         sandbox = await self.provider.create(spec)
         await workspace.seed(sandbox, self.mirrors, mirror, commit, branch, upstream=upstream)
-        return sandbox
+        return Started(sandbox, warm=False)
 
     async def start_hook(self, sandbox: Sandbox, log: Log) -> None:
         """`.nightshift/start.sh`, at every session start; a failure is reported and the session goes on."""

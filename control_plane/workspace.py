@@ -20,6 +20,9 @@ IDENTITY = "git config user.name Nightshift && git config user.email nightshift@
 NEVER_COMMIT = ["__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/"]
 IDENTITY += " && printf '%s\\n' " + " ".join(f"'{p}'" for p in NEVER_COMMIT) + " >> .git/info/exclude"
 NO_CHANGES = "NIGHTSHIFT-NO-CHANGES"
+# A worker killed in the middle of a commit or a bundle leaves git's lock files behind, and every later attempt fails
+# on them. Whoever collects holds the session's lease and the agent's loop has ended: nobody else is using them.
+STALE_LOCKS = "find .git -name '*.lock' -type f -delete"
 
 
 async def _sh(sandbox: Sandbox, command: str, what: str, timeout_s: float = 600) -> str:
@@ -53,7 +56,7 @@ async def collect(sandbox: Sandbox, mirrors: Mirrors, mirror: Path, dst_ref: str
     msg = shlex.quote(message)
     out = await _sh(
         sandbox,
-        f"git add -A && (git diff --cached --quiet || git commit -q --no-verify -m {msg}) && "
+        f"{STALE_LOCKS} && git add -A && (git diff --cached --quiet || git commit -q --no-verify -m {msg}) && "
         f'if [ "$(git rev-list --count {BASE_REF}..HEAD)" = 0 ]; then echo {NO_CHANGES}; '
         f"else git bundle create -q {OUT} {BASE_REF}..HEAD; fi",
         "committing the work",

@@ -53,6 +53,14 @@ class AnthropicModel:
             on_retry=on_retry,
         )
 
+    async def check_access(self) -> None:
+        """One cheap call (GET /v1/models/{model}, no tokens spent), for `nightshift doctor`: raises as complete() does
+        (ConfigError for a refused key, ModelAPIError with the status, None when the API could not be reached)."""
+        try:
+            await self._client.models.retrieve(self.config.model)
+        except (anthropic.APIStatusError, anthropic.APIConnectionError) as e:
+            raise _as_model_error(e) from e
+
     async def close(self) -> None:
         await self._client.close()
 

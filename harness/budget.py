@@ -1,5 +1,7 @@
 """Budgets: when a run must stop. Pure decisions; the loop supplies what was spent and the clock."""
 
+from typing import Protocol
+
 from pydantic import BaseModel
 
 
@@ -34,3 +36,11 @@ def exhausted(spent: Spent, budget: Budget, elapsed_s: float) -> str | None:
     if elapsed_s >= budget.max_wall_time_s:
         return f"wall-time budget exhausted ({elapsed_s:.0f}s of {budget.max_wall_time_s:.0f}s)"
     return None
+
+
+class SpendLimit(Protocol):
+    """A limit beyond the run's own budget (the control plane's daily budgets per repo and per person)."""
+
+    async def exceeded(self) -> str | None:
+        """Why no further model call may be made, or None."""
+        ...

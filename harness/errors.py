@@ -6,6 +6,8 @@ NightshiftError
  ├── SandboxError           the sandbox could not do what was asked
  │    └── SandboxPathError  a path outside the sandbox's workspace
  └── ToolInputError         the model called a tool with bad arguments (reported back to the model)
+
+HandBack (a signal, not a failure): the run stopped at a step boundary so another worker can go on with it.
 """
 
 from typing import ClassVar
@@ -38,3 +40,7 @@ class SandboxPathError(SandboxError):
 
 class ToolInputError(NightshiftError):
     pass
+
+
+class HandBack(Exception):
+    """Raised by the loop between steps when its worker is stopping: nothing is half done, the log is complete."""

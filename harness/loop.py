@@ -13,9 +13,9 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from harness.artifacts import ArtifactStore, safe_name
-from harness.budget import Budget, exhausted
+from harness.budget import Budget, SpendLimit, exhausted
 from harness.compaction import CompactionConfig, compact, due
-from harness.errors import ModelAPIError
+from harness.errors import HandBack, ModelAPIError
 from harness.events import (
     ArtifactSaved,
     Event,
@@ -77,9 +77,14 @@ class AgentLoop:
         config: LoopConfig,
         redact: Callable[[str], str],
         clock: Callable[[], float] = time.monotonic,
+        spend_limit: SpendLimit | None = None,
+        hand_back: Callable[[], bool] = lambda: False,
     ) -> None:
         self.model, self.tools, self.sink, self.inbox, self.artifacts = model, tools, sink, inbox, artifacts
         self.system, self.config, self.redact, self.clock = system, config, redact, clock
+        self.spend_limit = spend_limit
+        self.hand_back = hand_back
+        """True when the worker is stopping: the loop raises HandBack before its next model call."""
         self.specs = tool_specs(tools)  # fixed for the run: the tool list is part of the cached prefix
 
     async def run(self, t: Transcript) -> LoopResult:
@@ -94,7 +99,11 @@ class AgentLoop:
                 return LoopResult("waiting", _waiting_summary(t))
             if _turn_over(t) and not new:
                 return LoopResult("finished", _last_summary(t))
+            if self.hand_back():
+                raise HandBack()  # the inbox is only read, never consumed: the next worker sees the same messages
             reason = exhausted(t.spent, self.config.budget, self.clock() - started)
+            if reason is None and self.spend_limit is not None:
+                reason = await self.spend_limit.exceeded()
             if reason is not None:
                 return LoopResult("budget_exhausted", await self._wrap_up(t, new, reason))
             if due(t, self.model.context_window_tokens, self.config.compaction):

@@ -1,7 +1,7 @@
 """Estimated cost of a model call, from published per-million-token list prices.
 
-Prices change; a deployment can override them (NIGHTSHIFT_MODEL_PRICES). Cache writes cost 1.25x input,
-cache reads 0.1x input (5-minute cache), as Anthropic documents.
+Prices change; a deployment can override them (the `model_prices` setting, NIGHTSHIFT_MODEL_PRICES). Cache writes
+cost 1.25x input, cache reads 0.1x input (5-minute cache), as Anthropic documents.
 """
 
 from pydantic import BaseModel

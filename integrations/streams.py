@@ -98,6 +98,17 @@ class StreamConsumer:
         return True
 
     async def _next(self, block_ms: int) -> tuple[str, str] | None:
+        try:
+            return await self._take(block_ms)
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            # Redis came back without its data: what was queued is gone with the group; make it again for what comes.
+            log.warning("%s: the consumer group was gone (Redis lost its data?); created it again", self.keys.stream)
+            await self.ensure_group()
+            return None
+
+    async def _take(self, block_ms: int) -> tuple[str, str] | None:
         _, claimed, _ = await self.redis.xautoclaim(
             self.keys.stream, self.keys.group, self.name, min_idle_time=self.reclaim_after_ms, start_id="0-0", count=1
         )

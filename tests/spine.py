@@ -2,6 +2,9 @@
 run one session to its end with an in-process worker."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +18,7 @@ from control_plane.runtime import Runtime
 from control_plane.sessions import create_session
 from control_plane.worker import Worker
 from harness.events import TERMINAL_STATUSES
+from harness.testing.anthropic_standin import AnthropicStandIn
 
 SECRET = "sk-ant-test-" + "9f3c1e7a5b" * 3
 """The platform's model key in these tests: it must never show up in a sandbox."""
@@ -75,3 +79,24 @@ async def run_to_end(rt: Runtime, repo: Path | str, prompt: str, timeout_s: floa
     session = await start(rt, repo, prompt)
     async with worker_running(rt):
         return await wait_status(rt, session.id, set(TERMINAL_STATUSES), timeout_s)
+
+
+def spawn_worker(
+    rt: Runtime, standin: AnthropicStandIn, name: str, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """A `nightshift worker` process on the test Redis and stand-in; its output goes to the returned file."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "REDIS_URL": str(rt.settings.redis_url),
+        "NIGHTSHIFT_DATA_DIR": str(rt.settings.data_dir),
+        "ANTHROPIC_API_KEY": SECRET,
+        "ANTHROPIC_BASE_URL": standin.base_url,
+        **env,
+    }
+    rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = rt.settings.data_dir / f"worker-{name}.log"
+    cli = Path(sys.executable).parent / "nightshift"
+    with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([str(cli), "worker"], env=environ, stdout=log, stderr=log), log_path

@@ -1,10 +1,10 @@
-"""Imports point downward: integrations, reviewer → control_plane → harness → harness.sandboxes (STYLE rule 1)."""
+"""Imports point downward: evals → integrations, reviewer → control_plane → harness → harness.sandboxes."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["integrations", "reviewer", "control_plane", "harness", "harness.sandboxes"]  # high → low
+LAYERS = ["evals", "integrations", "reviewer", "control_plane", "harness", "harness.sandboxes"]  # high → low
 PEERS = {("integrations", "reviewer"), ("reviewer", "integrations")}
 LEAVES = {"harness.errors"}  # imports nothing of ours; every layer may use it
 ENTRYPOINTS = {"control_plane/runtime.py", "control_plane/cli.py"}  # composition roots: they wire every layer in
@@ -23,7 +23,7 @@ def imports(path: Path) -> list[str]:
 
 def violations(root: Path = ROOT) -> list[str]:
     found = []
-    for top in ("integrations", "reviewer", "control_plane", "harness"):
+    for top in ("evals", "integrations", "reviewer", "control_plane", "harness"):
         for path in (root / top).rglob("*.py"):
             if path.relative_to(root).as_posix() in ENTRYPOINTS:
                 continue

@@ -16,7 +16,14 @@ from control_plane.config import Settings
 from control_plane.errors import BadRequest, Conflict, NotFound
 from control_plane.git import GitCredentials
 from control_plane.store import SessionStore
-from control_plane.web import routes_artifacts, routes_auth, routes_fleet, routes_live, routes_sessions
+from control_plane.web import (
+    routes_artifacts,
+    routes_auth,
+    routes_automations,
+    routes_fleet,
+    routes_live,
+    routes_sessions,
+)
 from control_plane.web.auth import Caller, CsrfRejected, LoginRequired, cookies
 from control_plane.web.config import WebConfig
 from control_plane.web.cookies import SessionCookies
@@ -51,7 +58,7 @@ def create_web_app(
     app.add_exception_handler(RequestValidationError, _invalid_form)
     app.add_exception_handler(HTTPException, _http_error)  # Starlette's: also an unknown path, not only ours
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (routes_auth, routes_sessions, routes_live, routes_artifacts, routes_fleet):
+    for module in (routes_auth, routes_sessions, routes_live, routes_artifacts, routes_fleet, routes_automations):
         app.include_router(module.router)
     app.add_middleware(_SecurityHeaders)
     return app

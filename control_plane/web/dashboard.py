@@ -8,13 +8,14 @@ repositories, still sees the work that came out of its sessions.
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 from control_plane.models import Session, Source
 from control_plane.pull_requests import PullRequestRecord
-from control_plane.stats import PrTotals, totals
+from control_plane.stats import PrTotals, grouped, totals
 from control_plane.web.facts import SessionFacts
 
 SOURCES: tuple[str, ...] = get_args(Source)
@@ -44,6 +45,9 @@ class Fleet:
     """Sessions whose work was pushed as a branch (not only as a checkpoint)."""
     median_time_to_push_s: float | None = None
     prs: PrTotals = field(default_factory=PrTotals)
+    prs_by_repo: dict[str, PrTotals] = field(default_factory=dict)
+    prs_by_model: dict[str, PrTotals] = field(default_factory=dict)
+    """By the model the session that opened it ran on ("unknown" when that session started before the window)."""
     median_time_to_pr_s: float | None = None
     """From a session's start to its pull request being opened."""
     slowest: list[Ranked] = field(default_factory=list)
@@ -72,7 +76,13 @@ def day_of(at: float) -> str:
 
 
 def fleet(
-    rows: list[tuple[Session, SessionFacts]], prs: list[PullRequestRecord], *, now: float, days: int, top: int = 8
+    rows: list[tuple[Session, SessionFacts]],
+    prs: list[PullRequestRecord],
+    *,
+    now: float,
+    days: int,
+    top: int = 8,
+    model_of: Callable[[Session], str] = lambda s: s.model or "default",
 ) -> Fleet:
     since, labels = window(now, days)
     f = Fleet(
@@ -91,7 +101,7 @@ def fleet(
         if facts.first_push_at is not None:
             to_push.append(facts.first_push_at - s.created_at)
             _count(f.prs_by_day, facts.first_push_at, "pushed")
-    _pull_requests(f, [r for r in prs if r.opened_at >= since], {s.id: s for s, _ in rows})
+    _pull_requests(f, [r for r in prs if r.opened_at >= since], {s.id: s for s, _ in rows}, model_of)
     f.sessions = len(in_window)
     f.cost_usd = sum(s.cost_usd for s, _ in in_window)
     f.cost_by_repo = sorted(by_repo.items(), key=lambda rc: -rc[1])[:top]
@@ -102,8 +112,12 @@ def fleet(
     return f
 
 
-def _pull_requests(f: Fleet, prs: list[PullRequestRecord], sessions: dict[str, Session]) -> None:
+def _pull_requests(
+    f: Fleet, prs: list[PullRequestRecord], sessions: dict[str, Session], model_of: Callable[[Session], str]
+) -> None:
     f.prs = totals(prs)
+    f.prs_by_repo = grouped(prs, lambda r: r.repo)
+    f.prs_by_model = grouped(prs, lambda r: model_of(sessions[r.session_id]) if r.session_id in sessions else "unknown")
     to_pr = [r.opened_at - sessions[r.session_id].created_at for r in prs if r.session_id in sessions]
     f.median_time_to_pr_s = statistics.median(to_pr) if to_pr else None
     for r in prs:

@@ -26,7 +26,11 @@ router = APIRouter()
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
-    request: Request, caller: Member, redis: RedisDep, days: Annotated[int, Query(ge=1, le=366)] = 30
+    request: Request,
+    caller: Member,
+    redis: RedisDep,
+    settings: SettingsDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Response:
     now = time.time()
     since, _ = window(now, days)
@@ -38,7 +42,10 @@ async def dashboard(
     sessions = [Session.from_redis(r) for r in records if r]
     facts = await facts_for(redis, [s.id for s in sessions])
     prs = await PullRequestStore(redis).all(since=since)
-    f = fleet([(s, facts[s.id]) for s in sessions], prs, now=now, days=days)
+    def model_of(s: Session) -> str:  # what the session ran on: its own choice, else its repo's, else the default
+        return s.model or settings.repo_models.get(s.repo) or settings.model
+
+    f = fleet([(s, facts[s.id]) for s in sessions], prs, now=now, days=days, model_of=model_of)
     return page(request, "dashboard.html", caller, fleet=f, days=days, **_charts(f))
 
 

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 OutputCallback = Callable[[str], Awaitable[None]]
 
@@ -11,7 +11,10 @@ OutputCallback = Callable[[str], Awaitable[None]]
 class NetworkPolicy(BaseModel):
     """What a sandbox's commands may reach. Per repository, chosen by the control plane."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     mode: Literal["open", "allowlist", "blocked"] = "open"
+    """open: anywhere; allowlist: only `domains` and `cidrs`; blocked: no network."""
     domains: list[str] = Field(default_factory=list)
     """allowlist: outbound domains allowed. A provider that cannot filter by domain blocks everything instead."""
     cidrs: list[str] = Field(default_factory=list)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError, SandboxError
 from harness.sandboxes._modal_exec import run_exec
@@ -24,6 +24,8 @@ SESSION_TAG = "nightshift_session"
 
 
 class ModalSandboxConfig(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     app_name: str = "nightshift-sandboxes"
     """Modal app the sandboxes belong to (created on first use)."""
     image: str = "python:3.12-slim-bookworm"
@@ -31,12 +33,15 @@ class ModalSandboxConfig(BaseModel):
     apt_packages: list[str] = Field(default_factory=lambda: ["git", "ripgrep", "ca-certificates"])
     """Installed on top of `image`; git is required (code moves in and out as git bundles)."""
     workdir: str = "/workspace"
+    """Where the repository is checked out inside the sandbox."""
     lifetime_s: int = Field(default=4 * 3600, gt=0)
     """Hard cap on one sandbox's life. Always passed: Modal's default is 5 minutes."""
     idle_timeout_s: int = Field(default=900, gt=0)
     """A sandbox with no command running for this long is stopped (it is restored on the next message)."""
     cpu: float = 2.0
+    """CPU cores reserved per sandbox."""
     memory_mib: int = 4096
+    """Memory reserved per sandbox."""
     readiness_timeout_s: int = Field(default=120, gt=0)
     """How long one sandbox may take to become ready. Setup hooks run after readiness and do not count."""
     spawn_attempts: int = Field(default=3, ge=1, le=5)
@@ -44,6 +49,7 @@ class ModalSandboxConfig(BaseModel):
     snapshot_ttl_s: int | None = 14 * 86400
     """How long Modal keeps a filesystem snapshot. None keeps it until pruned (storage is billed)."""
     snapshot_timeout_s: int = Field(default=300, gt=0)
+    """Longest taking a filesystem snapshot may take."""
 
 
 class SandboxIds(Protocol):
@@ -64,6 +70,17 @@ def import_modal() -> ModuleType:
     except ImportError as e:
         raise ConfigError("NIGHTSHIFT_SANDBOX=modal needs the modal package: pip install 'nightshift[modal]'") from e
     return modal
+
+
+async def check_access(config: ModalSandboxConfig, modal: ModuleType | None = None) -> None:
+    """For `nightshift doctor`: a token is configured here and Modal accepts it (one lookup of the sandboxes' app)."""
+    modal = modal or import_modal()
+    if not modal.config.config.get("token_id"):  # MODAL_TOKEN_ID, else the active profile of ~/.modal.toml
+        raise ConfigError("no Modal token: run `modal token new`, or export MODAL_TOKEN_ID and MODAL_TOKEN_SECRET")
+    try:
+        await modal.App.lookup.aio(config.app_name, create_if_missing=True)
+    except modal.exception.Error as e:
+        raise SandboxError(f"Modal refused the lookup of app {config.app_name!r}: {e}") from e
 
 
 def network_args(policy: NetworkPolicy) -> dict[str, Any]:

@@ -5,6 +5,7 @@ or the clearly labelled scripted demo. What it reproduces faithfully is the wire
 SDK (`AsyncAnthropic(base_url=standin.base_url, api_key=...)`) talks to it unmodified, streaming included:
 
 * `POST /v1/messages`, non-streaming (a Message object) and streaming (SSE in the real event order, with a ping);
+* `GET /v1/models/{id}`, the cheap call `nightshift doctor` makes to check a key (claude-* ids exist);
 * the API's transcript checks (first message from the user, roles alternate, every tool_use answered by a
   leading tool_result, no unknown tool_use_id), answered with the real 400 `invalid_request_error` shape;
 * scripted errors: HTTP errors such as 429 with retry-after, 529 or 500, and an SSE `error` event mid-stream;
@@ -393,9 +394,22 @@ class AnthropicStandIn:
 
     def _build_app(self) -> Starlette:
         return Starlette(
-            routes=[Route("/v1/messages", self._messages_endpoint, methods=["POST"])],
+            routes=[
+                Route("/v1/messages", self._messages_endpoint, methods=["POST"]),
+                Route("/v1/models/{model_id}", self._model_endpoint, methods=["GET"]),
+            ],
             exception_handlers={HTTPException: _http_error},
         )
+
+    async def _model_endpoint(self, request: Request) -> Response:
+        """GET /v1/models/{id} (what `nightshift doctor` asks): any claude-* id is known, anything else is not."""
+        if problem := _auth_problem(dict(request.headers.items()), self._expected_api_key):
+            return self._reject(401, "authentication_error", problem)
+        model_id = request.path_params["model_id"]
+        if not model_id.startswith("claude-"):
+            return self._reject(404, "not_found_error", f"model: {model_id}")
+        body = {"type": "model", "id": model_id, "display_name": model_id, "created_at": "2026-01-01T00:00:00Z"}
+        return JSONResponse(body)
 
     async def _messages_endpoint(self, request: Request) -> Response:
         headers = dict(request.headers.items())

@@ -59,10 +59,9 @@ class PullRequestPublisher:
             return  # waiting on its sub-sessions, or a sub-session: the parent's run carries the work
         origin = await self.threads.origin(session.origin) if session.origin else None
         repo = origin.repo.full_name if origin else self.auth.repo_of(session.repo)
-        if repo is None:
-            return  # not one of our GitHub repositories
         inst = origin.installation_id if origin else None
-        pull = await self._pull_request(session, outcome, repo, origin, inst)
+        # Not one of our GitHub repositories: no PR, but a report issue (a webhook's destination) still hears.
+        pull = await self._pull_request(session, outcome, repo, origin, inst) if repo is not None else None
         await self._answer(session, outcome, origin, pull)
 
     async def _pull_request(
@@ -159,11 +158,14 @@ class PullRequestPublisher:
         waiting = await self.threads.take_answers(session.origin) if session.origin else []
         if not waiting and origin is not None:
             waiting = [origin.conversation]  # asked while the last run was ending: answer in the conversation
+        if (report := await self.threads.report_issue(session.id)) is not None:
+            waiting.append(report)
         fresh = await self.store.get(session.id)
         for where in waiting:
             text = context.render(
                 "reply.md.j2",
-                asked_by=where.asked_by or session.requested_by,
+                # Greet the person who asked; an automation's session has nobody to mention.
+                asked_by=where.asked_by or (session.requested_by if session.source == "github" else ""),
                 outcome=outcome,
                 reason=fresh.error or outcome.replace("_", " "),
                 summary=fresh.summary.strip(),

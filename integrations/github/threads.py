@@ -38,3 +38,11 @@ class Threads:
         found = [ThreadRef.model_validate_json(r) for r in raw]
         unique = {(t.repo, t.number, t.review_comment_id): t for t in reversed(found)}
         return list(reversed(unique.values()))
+
+    async def report_issue(self, session_id: str) -> ThreadRef | None:
+        """The issue a webhook-started session reports to ("owner/name#number", set when it started), if any."""
+        raw: str | None = await self.redis.get(keys.github_report_issue(session_id))
+        if raw is None:
+            return None
+        repo, number = raw.rsplit("#", 1)
+        return ThreadRef(repo=repo, number=int(number))

@@ -3,13 +3,13 @@
 from fastapi import APIRouter
 from redis.asyncio import Redis
 
-from control_plane.git import GitCredentials
 from control_plane.store import SessionStore
 from integrations.sentry.config import SentryConfig
 from integrations.sentry.endpoint import sentry_router
 from integrations.sentry.handler import AlertHandler
 from integrations.sentry.intake import STREAM, AlertQueue
 from integrations.streams import StreamConsumer
+from integrations.triage import TriageStarter
 
 __all__ = ["Sentry", "SentryConfig"]
 
@@ -24,12 +24,11 @@ class Sentry:
         config: SentryConfig,
         redis: Redis,
         store: SessionStore,
-        *,
-        credentials: GitCredentials | None,
+        starter: TriageStarter,
     ) -> None:
         self.config = config
         self.queue = AlertQueue(redis)
-        self.handler = AlertHandler(config, redis, store, credentials)
+        self.handler = AlertHandler(config, redis, store, starter)
         self.consumer = StreamConsumer(
             redis, STREAM, self.handler, reclaim_after_s=config.reclaim_after_s, max_attempts=config.max_attempts
         )

@@ -17,6 +17,8 @@ class SentryConfig(BaseModel):
     reclaim_after_s: float = 10.0
     """An alert waiting for room (or left by a dead process) is offered again after this long."""
     max_attempts: int = 3
+    repeat_note_interval_s: int = 300
+    """A running triage hears of its issue firing again at most this often; repeats between are counted."""
 
     @classmethod
     def from_settings(cls, s: Settings) -> "SentryConfig | None":

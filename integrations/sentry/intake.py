@@ -1,4 +1,5 @@
-"""Accepted Sentry deliveries: de-duplicated by Request-ID and queued in one Lua script; read by a StreamConsumer."""
+"""Accepted Sentry deliveries: de-duplicated by Request-ID and by Sentry event, and queued in one Lua script; read by
+a StreamConsumer."""
 
 from redis.asyncio import Redis
 
@@ -8,13 +9,14 @@ from integrations.streams import StreamKeys
 
 STREAM = StreamKeys(stream=keys.SENTRY_ALERTS, group=keys.SENTRY_GROUP, attempts=keys.SENTRY_ATTEMPTS)
 
-# KEYS: seen key, stream. ARGV: ttl seconds, delivery json. 1: queued, 0: seen before.
+# KEYS: stream, then the "seen" keys. ARGV: ttl seconds, delivery json. 1: queued, 0: seen before.
 _ACCEPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
-  return 1
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
-return 0
+for i = 2, #KEYS do redis.call('SET', KEYS[i], '1', 'EX', ARGV[1]) end
+redis.call('XADD', KEYS[1], '*', 'd', ARGV[2])
+return 1
 """
 
 
@@ -23,10 +25,12 @@ class AlertQueue:
         self._accept = redis.register_script(_ACCEPT)
 
     async def accept(self, delivery: Delivery) -> bool:
-        """Queue the delivery unless its Request-ID was seen; True when queued. The same issue under new ids is
-        queued: the handler turns it into a note for the issue's session."""
+        """Queue the delivery unless its Request-ID or its Sentry event was seen; True when queued. A new event of
+        the same issue is queued: the handler turns it into a note for the issue's session."""
+        event_id = delivery.alert.event_id
+        seen = [keys.sentry_seen(delivery.request_id), *([keys.sentry_seen(f"event:{event_id}")] if event_id else [])]
         queued = await self._accept(
-            keys=[keys.sentry_seen(delivery.request_id), keys.SENTRY_ALERTS],
+            keys=[keys.SENTRY_ALERTS, *seen],
             args=[keys.SENTRY_SEEN_TTL_S, delivery.model_dump_json()],
         )
         return bool(queued)

@@ -31,6 +31,9 @@ class Alert(BaseModel):
     project: str
     """The project's slug when the payload names it, else its numeric id: the key of the project maps."""
     issue_id: str
+    event_id: str | None = None
+    """The Sentry event an event alert is about (none for a new issue): one event is one alert, whatever the
+    Request-ID it comes under (the header is not signed, and two alert rules may fire on one event)."""
     title: str
     culprit: str = ""
     web_url: str

@@ -63,6 +63,7 @@ class _Crumbs(BaseModel):
 
 class _Event(BaseModel):
     issue_id: str | int
+    event_id: str | None = None
     web_url: str
     title: str = ""
     culprit: str | None = None
@@ -127,6 +128,7 @@ def _event_alert(raw: dict[str, Any]) -> Alert:
         resource="event_alert",
         project=project,
         issue_id=str(e.issue_id),
+        event_id=e.event_id,
         title=e.title,
         culprit=e.culprit or "",
         web_url=e.web_url,

@@ -54,7 +54,7 @@ class SlackIntegration:
         self.handler = SlackHandler(config, redis, store, threads, poster, credentials)
         self.status = StatusLoop(config, redis, store, threads, poster)
         self.observer = SlackRunObserver(config, store, threads, poster)
-        self.reporter = ChannelReporter(config, redis, store, poster)
+        self.reporter = ChannelReporter(config, redis, store, threads, poster)
         self.bolt = _bolt(config, self.client, self.inbox)
 
     def router(self) -> APIRouter:

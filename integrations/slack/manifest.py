@@ -6,15 +6,24 @@ to take follow-ups and hand a thread's history to the agent, and write its repli
 
 from typing import Any
 
-BOT_SCOPES = [
-    "app_mentions:read",
-    "channels:history",
-    "groups:history",
-    "im:history",
-    "mpim:history",
-    "chat:write",
-]
-BOT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"]
+EVENT_SCOPES = {
+    "app_mention": "app_mentions:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "message.mpim": "mpim:history",
+}
+"""The events the bot subscribes to, and the scope each needs."""
+METHOD_SCOPES = {
+    "auth_test": [],
+    "chat_postMessage": ["chat:write"],
+    "chat_update": ["chat:write"],
+    "conversations_replies": ["channels:history", "groups:history", "im:history", "mpim:history"],
+}
+"""The Web API methods the integration calls (tests check the code calls no other), and the scopes they need."""
+BOT_EVENTS = list(EVENT_SCOPES)
+BOT_SCOPES = list(dict.fromkeys([*EVENT_SCOPES.values(), *(s for scopes in METHOD_SCOPES.values() for s in scopes)]))
+"""The one list of scopes: the manifest asks for these and `nightshift doctor` checks the token has them."""
 
 
 def manifest(public_url: str, *, socket_mode: bool = False) -> dict[str, Any]:

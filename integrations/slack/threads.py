@@ -76,6 +76,14 @@ class Poster:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        self._team: str | None = None
+
+    async def team(self) -> str:
+        """The bot's workspace id (auth.test, asked once): part of a thread's origin key."""
+        if self._team is None:
+            reply = await self._call(self.client.auth_test)
+            self._team = str(reply["team_id"])
+        return self._team
 
     async def post(self, channel: str, thread_ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
         reply = await self._call(

@@ -144,6 +144,9 @@ class GitHubStandIn:
         self.calls: list[Call] = []
         self.git_requests: list[GitRequest] = []
         self.bot = self.add_user(f"{app_slug}[bot]", type="Bot")
+        self.manifests: list[Json] = []
+        """Every App manifest a person created an App from (`create_app_from_manifest`)."""
+        self._manifest_codes: dict[str, Json] = {}
         self._server = ServerThread(self._build_app(), "github-standin")
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
@@ -205,6 +208,15 @@ class GitHubStandIn:
             inst = _Installation(id=installation_id or next(self._ids), account=account, repos=set(repos))
             self.installations[inst.id] = inst
             return inst.id
+
+    def create_app_from_manifest(self, manifest: Json) -> str:
+        """What a person does on GitHub's "Create GitHub App" page: returns the code GitHub redirects back with
+        (the App created is this stand-in's own App, under the manifest's name)."""
+        code = secrets.token_hex(10)
+        with self._lock:
+            self.manifests.append(manifest)
+            self._manifest_codes[code] = manifest
+        return code
 
     def personal_token(self, login: str) -> str:
         with self._lock:
@@ -618,6 +630,8 @@ class GitHubStandIn:
         r = "/repos/{owner}/{repo}"
         routes = [
             Route("/app", self._get_app),
+            Route("/app/installations", self._get_installations),
+            Route("/app-manifests/{code}/conversions", self._convert_manifest, methods=["POST"]),
             Route(r + "/installation", self._get_repo_installation),
             Route("/app/installations/{installation_id:int}/access_tokens", self._create_token, methods=["POST"]),
             Route("/user", self._get_user),
@@ -665,25 +679,26 @@ class GitHubStandIn:
     async def _get_app(self, request: Request, who: _Who) -> Response:
         if who.kind != "app":
             raise _Refused(401, "A JSON web token could not be decoded")
+        return JSONResponse(self._app_json())
+
+    def _app_json(self) -> Json:
         now = shapes.iso(time.time())
-        return JSONResponse(
-            {
-                "id": self.app_id,
-                "slug": self.app_slug,
-                "node_id": shapes.node_id("A", self.app_id),
-                "client_id": f"Iv1.{self.app_id:016x}",
-                "owner": self.user_json(self.bot.login),
-                "name": self.app_slug.title(),
-                "description": "Nightshift background coding agents",
-                "external_url": self.base_url,
-                "html_url": f"{self.base_url}/apps/{self.app_slug}",
-                "created_at": now,
-                "updated_at": now,
-                "permissions": _APP_PERMISSIONS,
-                "events": _APP_EVENTS,
-                "installations_count": len(self.installations),
-            }
-        )
+        return {
+            "id": self.app_id,
+            "slug": self.app_slug,
+            "node_id": shapes.node_id("A", self.app_id),
+            "client_id": f"Iv1.{self.app_id:016x}",
+            "owner": self.user_json(self.bot.login),
+            "name": self.app_slug.title(),
+            "description": "Nightshift background coding agents",
+            "external_url": self.base_url,
+            "html_url": f"{self.base_url}/apps/{self.app_slug}",
+            "created_at": now,
+            "updated_at": now,
+            "permissions": _APP_PERMISSIONS,
+            "events": _APP_EVENTS,
+            "installations_count": len(self.installations),
+        }
 
     def _installation_json(self, inst: _Installation) -> Json:
         now = shapes.iso(time.time())
@@ -707,6 +722,24 @@ class GitHubStandIn:
             "suspended_by": None,
             "suspended_at": None,
         }
+
+    async def _get_installations(self, request: Request, who: _Who) -> Response:
+        if who.kind != "app":
+            raise _Refused(401, "A JSON web token could not be decoded")
+        with self._lock:
+            return JSONResponse([self._installation_json(i) for i in self.installations.values()])
+
+    async def _convert_manifest(self, request: Request, who: _Who) -> Response:
+        """The code is single-use: a second conversion of it is refused, as GitHub does."""
+        with self._lock:
+            manifest = self._manifest_codes.pop(request.path_params["code"], None)
+            if manifest is None:
+                raise _Refused(404, "Not Found")
+            self.app_slug = str(manifest["name"]).lower()
+            self.bot = self.add_user(f"{self.app_slug}[bot]", type="Bot")
+            app = self._app_json()
+        secrets_ = {"client_secret": secrets.token_hex(20), "webhook_secret": secrets.token_hex(20)}
+        return JSONResponse({**app, **secrets_, "pem": self.private_key_pem}, status_code=201)
 
     async def _get_repo_installation(self, request: Request, who: _Who) -> Response:
         if who.kind != "app":

@@ -6,7 +6,8 @@ the methods Nightshift calls as Slack does — `{"ok": true, ...}` on success, H
 
 * `auth.test` (what Bolt asks to learn the bot's own ids), `chat.postMessage`, `chat.update`,
   `conversations.replies` (the thread's parent first, then replies, oldest first);
-* a wrong bearer token gets `invalid_auth`; an unknown channel for replies or ts for update `..._not_found`.
+* a wrong bearer token gets `invalid_auth`; an unknown channel for replies or ts for update `..._not_found`;
+* every answer to the right token carries the token's scopes in `X-OAuth-Scopes` (by default, the manifest's).
 
 Tests seed what people wrote with `say()`, then post the matching event to the app under test, signed as Slack
 signs it (`signed()`: `v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret). Payload shapes
@@ -32,6 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from harness.testing.server import ServerThread
+from integrations.slack.manifest import BOT_SCOPES
 
 TEAM = "T0NIGHTSH1"
 BOT_USER = "U0NSBOT001"
@@ -70,8 +72,9 @@ class Message:
 
 
 class SlackStandIn:
-    def __init__(self, token: str = "xoxb-test-token") -> None:
+    def __init__(self, token: str = "xoxb-test-token", scopes: list[str] | None = None) -> None:
         self.token = token
+        self.scopes = BOT_SCOPES if scopes is None else scopes
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self._lock = threading.Lock()
@@ -131,7 +134,7 @@ class SlackStandIn:
             return JSONResponse({"ok": False, "error": "unknown_method"}, status_code=404)
         with self._lock:
             self.calls.append(Call(method, args))
-            return JSONResponse(handlers[method](args))
+            return JSONResponse(handlers[method](args), headers={"X-OAuth-Scopes": ",".join(self.scopes)})
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -4,16 +4,16 @@ Jinja2 prompt template, a filter and where its report goes.
 - `render.py`   - the hook's templates, compiled in a sandboxed Jinja2 environment; filter, prompt, origin key.
 - `endpoint.py` - POST /webhooks/generic/<name>: 404 / 413 / 401 / 400, filtered, else de-duplicated and queued.
 - `intake.py`   - de-duplication (delivery id or body hash) and queueing in one Lua script.
-- `handler.py`  - a new session, or a follow-up in the session the delivery's origin already has.
+- `handler.py`  - a new session (under the hook's concurrency limit, unless paused), or a follow-up in the session
+  the delivery's origin already has.
 """
 
 from fastapi import APIRouter
 from redis.asyncio import Redis
 
 from control_plane.config import WebhookConfig
-from control_plane.git import GitCredentials
-from control_plane.store import SessionStore
 from integrations.streams import StreamConsumer
+from integrations.triage import TriageStarter
 from integrations.webhooks.endpoint import generic_router
 from integrations.webhooks.handler import HookHandler
 from integrations.webhooks.intake import STREAM, HookQueue
@@ -30,16 +30,14 @@ class GenericWebhooks:
         self,
         hooks: dict[str, WebhookConfig],
         redis: Redis,
-        store: SessionStore,
-        *,
-        credentials: GitCredentials | None,
-        max_prompt_bytes: int,
+        starter: TriageStarter,
     ) -> None:
         self.hooks = hooks
         self.templates = {name: HookTemplates(name, hook) for name, hook in hooks.items()}
         self.queue = HookQueue(redis)
-        self.handler = HookHandler(hooks, redis, store, credentials, max_prompt_bytes=max_prompt_bytes)
-        self.consumer = StreamConsumer(redis, STREAM, self.handler, reclaim_after_s=120.0, max_attempts=3)
+        self.handler = HookHandler(hooks, starter)
+        # A delivery waiting for room under its hook's limit is offered again after reclaim_after_s.
+        self.consumer = StreamConsumer(redis, STREAM, self.handler, reclaim_after_s=10.0, max_attempts=3)
 
     def router(self) -> APIRouter:
         return generic_router(hooks=self.hooks, templates=self.templates, queue=self.queue, consumer=self.consumer)

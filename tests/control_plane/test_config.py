@@ -4,6 +4,8 @@ import pytest
 
 from control_plane.config import Settings
 from harness.errors import ConfigError
+from harness.messages import Usage
+from harness.pricing import cost_usd
 
 
 def test_environment_overrides_the_file_and_aliases_work(tmp_path: Path) -> None:
@@ -46,3 +48,14 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path, env: dict[str, str],
 def test_missing_api_key_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY is not set"):
         Settings.load({"NIGHTSHIFT_DATA_DIR": str(tmp_path)}).anthropic()
+
+
+def test_model_prices_override_the_list_prices(tmp_path: Path) -> None:
+    prices = '{"claude-sonnet-4": {"input_per_mtok": 2.0, "output_per_mtok": 10.0}}'
+    s = Settings.load(
+        {"NIGHTSHIFT_DATA_DIR": str(tmp_path), "ANTHROPIC_API_KEY": "k", "NIGHTSHIFT_MODEL_PRICES": prices}
+    )
+    config = s.anthropic()
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    assert cost_usd("claude-sonnet-4-6", usage, config.prices) == 12.0  # list price would be 18.0
+    assert cost_usd("claude-haiku-4-5", usage, config.prices) == 6.0  # the others keep their list prices

@@ -15,6 +15,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "sentry"
 def event_alert(issue_id: str = "1117540176", project: str = "calc-api") -> dict[str, Any]:
     raw: dict[str, Any] = copy.deepcopy(json.loads((FIXTURES / "event_alert.json").read_text()))
     event = raw["data"]["event"]
+    event["event_id"] = uuid.uuid4().hex  # every occurrence is a new Sentry event
     event["issue_id"] = issue_id
     event["url"] = f"https://sentry.io/api/0/projects/example-org/{project}/events/{event['event_id']}/"
     event["web_url"] = f"https://sentry.io/organizations/example-org/issues/{issue_id}/"

@@ -76,7 +76,12 @@ async def test_alert_to_triage_report_in_slack(
         [report] = [c for c in slack_api.calls_to("chat.postMessage") if c.args.get("channel") == ONCALL]
         assert "thread_ts" not in report.args  # a new thread people can follow up in
         assert "calc.py:2" in report.args["text"] and session.origin_url in report.args["text"]
-        # The same alert, delivered again under a new Request-ID, starts no second session.
+        # The same alert, delivered again under a new Request-ID, is a duplicate; a new event of the same issue
+        # starts no second session either.
         assert (await http.post("/webhooks/sentry", content=body, headers=headers(body))).status_code == 202
+        assert not await sentry.consumer.step(block_ms=100)
+        raw["data"]["event"]["event_id"] = "0" * 32
+        again = json.dumps(raw).encode()
+        assert (await http.post("/webhooks/sentry", content=again, headers=headers(again))).status_code == 202
         assert await sentry.consumer.step(block_ms=100)
     assert [s.id for s in await triage_rt.store.recent()] == [session.id]

@@ -179,6 +179,8 @@ class FakeModal:
             Error=_Error, NotFoundError=_NotFoundError, TimeoutError=_TimeoutError, SandboxFilesystemError=_FsError
         )
         self.App = SimpleNamespace(lookup=_Method("App.lookup", self.calls, self._lookup))
+        self.config = SimpleNamespace(config={"token_id": "ak-standin"})
+        """modal.config.config: the credentials the client would use (a dict stands in for its `get`)."""
         self.Probe = SimpleNamespace(with_exec=_Sync("Probe.with_exec", self.calls, lambda *argv, **k: ("probe", argv)))
         self.Image = SimpleNamespace(
             from_registry=_Sync(

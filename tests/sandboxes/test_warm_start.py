@@ -121,7 +121,7 @@ async def test_a_failing_setup_is_shown_with_its_reason_and_the_session_starts_c
     starts = await starts_for(tmp_path, redis, setup_timeout_s=1)
     log: list[Event] = []
     mirror = await starts.mirrors.refresh(str(remote))
-    sandbox = await starts.open("s1", str(remote), "b1", mirror, commit, None, _append(log))
+    sandbox = (await starts.open("s1", str(remote), "b1", mirror, commit, None, _append(log))).sandbox
     (error,) = [e for e in log if isinstance(e, ErrorEvent)]
     assert f".nightshift/setup.sh failed: {reason}" in error.message
     assert ("broken" if "exit" in script else "slow") in error.message
@@ -134,7 +134,7 @@ async def test_a_failing_start_hook_is_reported(tmp_path: Path, redis: Redis, re
     starts = await starts_for(tmp_path, redis)
     log: list[Event] = []
     mirror = await starts.mirrors.refresh(str(remote))
-    sandbox = await starts.open("s1", str(remote), "b1", mirror, commit, None, _append(log))
+    sandbox = (await starts.open("s1", str(remote), "b1", mirror, commit, None, _append(log))).sandbox
     await starts.start_hook(sandbox, _append(log))
     (error,) = [e for e in log if isinstance(e, ErrorEvent)]
     assert error.message == ".nightshift/start.sh failed: exited with status 2\nno db"
@@ -151,7 +151,7 @@ async def test_an_incompatible_snapshot_is_refused_and_rebuilt(tmp_path: Path, r
         update={"id": "old", "ref": "gone", "runtime": "local-0", "created_at": first.created_at + 1}
     )
     await starts.index.add(old)  # newest, but made for another runtime
-    sandbox = await starts.open("s1", str(remote), "b1", mirror, commit, None, _append(log))
+    sandbox = (await starts.open("s1", str(remote), "b1", mirror, commit, None, _append(log))).sandbox
     assert any(isinstance(e, Note) and "snapshot old refused: made for runtime 'local-0'" in e.text for e in log)
     assert [r.id for r in await starts.index.all()] == [first.id]
     assert (await sandbox.exec("cat .ready")).output == "v2\n"

@@ -31,7 +31,9 @@ NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC).timestamp()
 DAY = 86_400
 
 
-def session(n: int, *, at: float, source: str = "cli", repo: str = "/r/a.git", cost: float = 0.0) -> Session:
+def session(
+    n: int, *, at: float, source: str = "cli", repo: str = "/r/a.git", cost: float = 0.0, model: str | None = None
+) -> Session:
     return Session.model_validate(
         {
             "id": f"s{n}",
@@ -45,6 +47,7 @@ def session(n: int, *, at: float, source: str = "cli", repo: str = "/r/a.git", c
             "created_at": at,
             "updated_at": at,
             "cost_usd": cost,
+            "model": model,
         }
     )
 
@@ -104,7 +107,10 @@ def test_fleet_numbers() -> None:
     rows = [
         (session(1, at=NOW - 2 * DAY, source="slack", cost=2.0), SessionFacts(first_push_at=NOW - 2 * DAY + 600)),
         (session(2, at=NOW - DAY, source="web", cost=0.5, repo="/r/b.git"), SessionFacts(active_s=30)),
-        (session(3, at=NOW - 60, source="web", cost=1.0), SessionFacts(first_push_at=NOW, active_s=300)),
+        (
+            session(3, at=NOW - 60, source="web", cost=1.0, model="openai:qwen"),
+            SessionFacts(first_push_at=NOW, active_s=300),
+        ),
         (session(4, at=NOW - 40 * DAY, source="cli", cost=99.0), SessionFacts(active_s=9999)),  # outside
     ]
     prs = [
@@ -129,13 +135,17 @@ def test_fleet_numbers() -> None:
             source="web",
             requested_by="ana",
             opened_at=NOW - 30,
+            comments=3,
         ),
     ]
-    f = fleet(rows, prs, now=NOW, days=7)
+    f = fleet(rows, prs, now=NOW, days=7, model_of=lambda s: s.model or "claude-sonnet-4-6")
     assert (f.sessions, f.cost_usd, f.pushed) == (3, 3.5, 2)
     assert f.median_time_to_push_s == (600 + 60) / 2
     assert (f.prs.opened, f.prs.merged, f.merge_rate) == (2, 1, 0.5)
     assert f.median_time_to_pr_s == (900 + 30) / 2
+    assert {name: (t.opened, t.merged, t.comments) for name, t in f.prs_by_repo.items()} == {"acme/a": (2, 1, 3)}
+    by_model = {name: (t.opened, t.merged, t.comments_per_pr) for name, t in f.prs_by_model.items()}
+    assert by_model == {"claude-sonnet-4-6": (1, 1, 0.0), "openai:qwen": (1, 0, 3.0)}
     assert f.sources == ["web", "slack"]
     assert f.sessions_by_day["2026-03-10"] == {"web": 1}
     assert f.prs_by_day["2026-03-08"] == {"pushed": 1, "opened": 1}
@@ -288,6 +298,9 @@ async def test_dashboard_draws_charts_from_sessions_pushes_and_prs(client: httpx
     assert html.count("<svg viewBox") == 3  # sessions by source, pushes and PRs, cost per day
     assert 'class="series-slack"' in html and 'class="series-web"' in html
     assert f'<a href="/sessions/{s.id}">costly one</a>' in html  # most expensive, and slowest
+    groups = html[html.index('id="h-pr-groups"') :]
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>(\d+)</td><td>(\d+)</td><td>([^<]+)</td>', groups)
+    assert rows == [("acme/calc", "1", "0", "0%"), ("claude-sonnet-4-6", "1", "0", "0%")]  # by repo, by model
     assert (await client.get("/dashboard?days=7")).status_code == 200
     assert (await client.get("/dashboard?days=0")).status_code == 400
 

@@ -67,7 +67,16 @@ def turn(step: int, *blocks: TextBlock | ToolUseBlock) -> ModelTurnEvent:
 # --- sign-in ------------------------------------------------------------------------------------------------------
 
 
-PAGES = ["/", "/sessions", "/sessions/new", "/sessions/SID", "/dashboard", "/settings", "/settings/repo?repo=x"]
+PAGES = [
+    "/",
+    "/sessions",
+    "/sessions/new",
+    "/sessions/SID",
+    "/dashboard",
+    "/automations",
+    "/settings",
+    "/settings/repo?repo=x",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)

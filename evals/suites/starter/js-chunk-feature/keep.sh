@@ -1,0 +1,1 @@
+node --test arrays.test.js

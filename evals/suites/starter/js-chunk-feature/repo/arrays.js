@@ -1,0 +1,5 @@
+// Array helpers.
+
+export function unique(items) {
+  return [...new Set(items)];
+}

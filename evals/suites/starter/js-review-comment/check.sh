@@ -1,0 +1,1 @@
+node --test hidden_money.test.js

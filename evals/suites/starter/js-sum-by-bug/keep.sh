@@ -1,0 +1,1 @@
+node --test stats.test.js
