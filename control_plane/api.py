@@ -113,16 +113,21 @@ async def get_events(
     return await store.events(session_id, after=after, count=limit)
 
 
+async def _existing_session(session_id: str, store: Store) -> str:
+    # A dependency, not the stream's first line: inside the stream a NotFound comes after the 200 has been sent.
+    await store.get(session_id)
+    return session_id
+
+
 @router.get("/sessions/{session_id}/stream", response_class=EventSourceResponse)
 async def stream(
-    session_id: str,
+    session_id: Annotated[str, Depends(_existing_session)],
     store: Store,
     config: Config,
     after: EventId = None,
     last_event_id: Annotated[str | None, Header(pattern=r"^\d+-\d+$")] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """History first, then live events; reconnect with Last-Event-ID to resume without gaps or repeats."""
-    await store.get(session_id)
     cursor = last_event_id or after or "0-0"
     while True:
         events = await store.wait_events(session_id, after=cursor, block_ms=config.stream_block_ms)

@@ -92,3 +92,8 @@ def test_a_signed_slack_challenge_still_works(world: FuzzWorld) -> None:
     headers = {"Content-Type": "application/json", **signature_headers("/slack/events", body, "right")}
     r = world.anonymous.post("/slack/events", content=body, headers=headers)
     assert (r.status_code, r.json()) == (200, {"challenge": "c-123"})
+
+
+def test_the_stream_of_an_unknown_session_is_a_404_before_any_stream(world: FuzzWorld) -> None:
+    r = world.anonymous.get("/api/sessions/nope/stream", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert r.status_code == 404, r.text
