@@ -107,9 +107,9 @@ class Settings(BaseModel):
     sandbox: Literal["local", "modal"] = "local"
     """Where sessions run: `local` (this host, bubblewrap) or `modal` (Modal credentials in this environment)."""
     modal: ModalSandboxConfig = Field(default_factory=ModalSandboxConfig)
+    """The modal provider's image, limits and snapshot retention (a [modal] table in the TOML file)."""
     sandbox_pids_cgroup: Path | None = None
     """local: a pids cgroup directory the worker may create children in; caps each command's processes even as root."""
-    """The modal provider's image, limits and snapshot retention (a [modal] table in the TOML file)."""
     setup_timeout_s: float = 1800.0
     """Longest .nightshift/setup.sh may run (it runs once per setup script and base commit, then is snapshotted)."""
     start_timeout_s: float = 300.0
