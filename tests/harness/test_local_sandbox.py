@@ -263,9 +263,10 @@ async def test_endless_output_is_killed(tmp_path: Path, isolation: str) -> None:
     assert result.exit_code is None
     assert not result.timed_out
     assert result.truncated
-    assert 1_000_000 < result.output_bytes < 3_000_000
+    # Past the limit, then killed: how far past depends on pipe buffers and scheduling, but `yes` left running to
+    # its 60 s timeout would print gigabytes.
+    assert 1_000_000 < result.output_bytes < 100_000_000
     assert result.output.endswith("y\n\n[killed: the command printed more than 1000000 bytes]\n")
-    assert result.duration_ms < 30_000
 
 
 async def test_on_output_streams_chunks(sandbox: LocalSandbox) -> None:
