@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from pydantic import SecretStr
 
 from control_plane.config import Settings
@@ -101,3 +102,17 @@ async def run_finished_session(rt: Runtime, repo: Path, prompt: str) -> tuple[fl
     final = await rt.store.get(session.id)
     assert final.status == "finished", final.error
     return started, final, [e.event for e in await rt.store.events(session.id)]
+
+
+async def wait_healthy(url: str, *, timeout_s: float = 20.0) -> None:
+    """Until a server started in another process answers /healthz."""
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass  # not listening yet
+            await asyncio.sleep(0.05)
+    raise SystemExit("the server did not start")

@@ -26,9 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-import httpx
 import uvicorn
-from _support import make_remote, percentile, redis_server, settings
+from _support import make_remote, percentile, redis_server, settings, wait_healthy
 from redis.asyncio import Redis
 
 from control_plane import keys
@@ -50,18 +49,6 @@ def serve(port: int, redis_url: str, root: str, repo: str) -> None:
             await server.serve()
 
     asyncio.run(main())
-
-
-async def wait_healthy(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(400):
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass  # not listening yet
-            await asyncio.sleep(0.05)
-    raise SystemExit("the server did not start")
 
 
 async def send(http: aiohttp.ClientSession, url: str, i: int, due: float) -> tuple[float, int]:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import uvicorn
-from _support import percentile, redis_server, settings
+from _support import percentile, redis_server, settings, wait_healthy
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
@@ -56,18 +56,6 @@ def serve(port: int, redis_url: str, root: str) -> None:
             await server.serve()
 
     asyncio.run(main())
-
-
-async def wait_healthy(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass  # not listening yet
-            await asyncio.sleep(0.05)
-    raise SystemExit("the server did not start")
 
 
 async def sign_in(url: str) -> str:

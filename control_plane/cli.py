@@ -10,19 +10,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import click
 import uvicorn
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from control_plane.automations import Automations, AutomationStatus
 from control_plane.cancel import cancel_session
+from control_plane.cli_support import config_option, console, err, run_command
 from control_plane.config import Settings
 from control_plane.config_reference import reference
 from control_plane.demo import demo_request, demo_settings, make_repo
@@ -48,7 +47,7 @@ from control_plane.sandbox_cli import sandbox
 from control_plane.sessions import create_session
 from control_plane.stats import PrTotals, summarize
 from evals.cli import eval_group
-from harness.errors import ConfigError, NightshiftError
+from harness.errors import ConfigError
 from harness.events import TERMINAL_STATUSES
 from harness.memory import RepoNote
 from harness.model import Model
@@ -57,27 +56,13 @@ from harness.screenshot import ChromiumConfig, chromium_available
 from harness.skills import KnowledgeLimits
 from harness.testing.anthropic_standin import AnthropicStandIn
 
-T = TypeVar("T")
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
 
 def _settings(config: Path | None) -> Settings:
     return Settings.load(os.environ, config)
 
 
-def _run(coro: Coroutine[None, None, T]) -> T:
-    """Run a command; our own errors become one clear line and exit status 2."""
-    try:
-        return asyncio.run(coro)
-    except NightshiftError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}")
-        sys.exit(2)
 
 
-config_option = click.option(
-    "--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file (or NIGHTSHIFT_CONFIG)."
-)
 
 
 class _LazyGroup(click.Group):
@@ -117,7 +102,7 @@ def run(repo: str, base: str | None, requested_by: str, model: str | None, confi
         req = NewSession(repo=repo, base=base, prompt=text, requested_by=requested_by, source="cli", model=model)
     except ValidationError as e:
         raise click.BadParameter(str(e.errors()[0]["msg"])) from e
-    session = _run(_foreground(settings, req, None))
+    session = run_command(_foreground(settings, req, None))
     sys.exit(0 if session.status == "finished" else 1)
 
 
@@ -190,7 +175,7 @@ def demo(config: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="nightshift-demo-") as tmp, AnthropicStandIn(demo_script()) as standin:
         repo = make_repo(Path(tmp))
         req = demo_request(repo, os.environ.get("USER", "cli"))
-        session = _run(_foreground(demo_settings(_settings(config), standin.base_url), req, None))
+        session = run_command(_foreground(demo_settings(_settings(config), standin.base_url), req, None))
         if session.pushed_commit:
             shown = subprocess.run(
                 ["git", "--git-dir", str(repo), "show", f"{session.branch}:calc.py"],
@@ -210,7 +195,7 @@ def demo(config: Path | None) -> None:
 @config_option
 def serve(host: str | None, port: int | None, concurrency: int | None, api_only: bool, config: Path | None) -> None:
     """Run the HTTP API and a worker in one process."""
-    _run(_serve(_settings(config), host, port, concurrency, api_only))
+    run_command(_serve(_settings(config), host, port, concurrency, api_only))
 
 
 async def _serve(
@@ -254,7 +239,7 @@ class _Server(uvicorn.Server):
 @config_option
 def worker(concurrency: int | None, config: Path | None) -> None:
     """Run a worker against the same Redis as `serve` (REDIS_URL)."""
-    _run(_worker(_settings(config), concurrency))
+    run_command(_worker(_settings(config), concurrency))
 
 
 async def _worker(settings: Settings, concurrency: int | None) -> None:
@@ -278,7 +263,7 @@ async def _worker(settings: Settings, concurrency: int | None) -> None:
 @config_option
 def sessions(limit: int, config: Path | None) -> None:
     """List sessions, newest first."""
-    _run(_sessions(_settings(config), limit))
+    run_command(_sessions(_settings(config), limit))
 
 
 async def _sessions(settings: Settings, limit: int) -> None:
@@ -298,7 +283,7 @@ async def _sessions(settings: Settings, limit: int) -> None:
 @config_option
 def stats(days: float | None, as_json: bool, config: Path | None) -> None:
     """Pull requests Nightshift opened: merged, closed, time to merge, comments; by repo, source and person."""
-    _run(_stats(_settings(config), days, as_json))
+    run_command(_stats(_settings(config), days, as_json))
 
 
 async def _stats(settings: Settings, days: float | None, as_json: bool) -> None:
@@ -336,7 +321,7 @@ def _duration(seconds: float | None) -> str:
 @config_option
 def logs(session_id: str, follow: bool, config: Path | None) -> None:
     """Print a session's events."""
-    _run(_logs(_settings(config), session_id, follow))
+    run_command(_logs(_settings(config), session_id, follow))
 
 
 async def _logs(settings: Settings, session_id: str, follow: bool) -> None:
@@ -361,7 +346,7 @@ def skills() -> None:
 @config_option
 def skills_list(repo: str, ref: str | None, show_prompt: bool, config: Path | None) -> None:
     """What an agent working on REPO sees: built-in and repo skills, AGENTS.md/CLAUDE.md (capped), notes."""
-    _run(_skills_list(_settings(config), normalize_repo(repo), ref, show_prompt))
+    run_command(_skills_list(_settings(config), normalize_repo(repo), ref, show_prompt))
 
 
 async def _skills_list(settings: Settings, repo: str, ref: str | None, show_prompt: bool) -> None:
@@ -405,7 +390,7 @@ repo_option = click.option("--repo", required=True, help="Git URL or local path 
 @config_option
 def notes_list(repo: str, config: Path | None) -> None:
     """The repository's notes, oldest first."""
-    _run(_notes(_settings(config), lambda n: n.list(normalize_repo(repo))))
+    run_command(_notes(_settings(config), lambda n: n.list(normalize_repo(repo))))
 
 
 @notes.command("add")
@@ -415,7 +400,7 @@ def notes_list(repo: str, config: Path | None) -> None:
 @click.argument("text")
 def notes_add(repo: str, author: str, config: Path | None, text: str) -> None:
     """Add a note."""
-    _run(_notes(_settings(config), lambda n: n.add(normalize_repo(repo), text, author=author)))
+    run_command(_notes(_settings(config), lambda n: n.add(normalize_repo(repo), text, author=author)))
 
 
 @notes.command("edit")
@@ -425,7 +410,7 @@ def notes_add(repo: str, author: str, config: Path | None, text: str) -> None:
 @click.argument("text")
 def notes_edit(repo: str, config: Path | None, note_id: str, text: str) -> None:
     """Replace a note's text."""
-    _run(_notes(_settings(config), lambda n: n.update(normalize_repo(repo), note_id, text)))
+    run_command(_notes(_settings(config), lambda n: n.update(normalize_repo(repo), note_id, text)))
 
 
 @notes.command("rm")
@@ -434,7 +419,7 @@ def notes_edit(repo: str, config: Path | None, note_id: str, text: str) -> None:
 @click.argument("note_id")
 def notes_rm(repo: str, config: Path | None, note_id: str) -> None:
     """Remove a note."""
-    _run(_notes(_settings(config), lambda n: n.remove(normalize_repo(repo), note_id)))
+    run_command(_notes(_settings(config), lambda n: n.remove(normalize_repo(repo), note_id)))
 
 
 NoteAction = Callable[[NoteStore], Awaitable[RepoNote | list[RepoNote] | None]]
@@ -462,7 +447,7 @@ def automations() -> None:
 @config_option
 def automations_list(config: Path | None) -> None:
     """Every configured automation: paused or active, failures in a row, deliveries skipped while paused."""
-    _run(_automations(_settings(config), lambda a: a.list()))
+    run_command(_automations(_settings(config), lambda a: a.list()))
 
 
 @automations.command("pause")
@@ -472,7 +457,7 @@ def automations_list(config: Path | None) -> None:
 @click.argument("automation_id")
 def automations_pause(reason: str, by: str, config: Path | None, automation_id: str) -> None:
     """Stop starting sessions for AUTOMATION_ID (e.g. sentry:calc-api); its deliveries are counted, not run."""
-    _run(_automations(_settings(config), lambda a: a.pause(automation_id, f"{reason} ({by})")))
+    run_command(_automations(_settings(config), lambda a: a.pause(automation_id, f"{reason} ({by})")))
 
 
 @automations.command("resume")
@@ -480,7 +465,7 @@ def automations_pause(reason: str, by: str, config: Path | None, automation_id: 
 @click.argument("automation_id")
 def automations_resume(config: Path | None, automation_id: str) -> None:
     """Start sessions for AUTOMATION_ID again; its failure count starts over."""
-    _run(_automations(_settings(config), lambda a: a.resume(automation_id)))
+    run_command(_automations(_settings(config), lambda a: a.resume(automation_id)))
 
 
 AutomationAction = Callable[[Automations], Awaitable[AutomationStatus | list[AutomationStatus]]]
@@ -521,7 +506,8 @@ def review(
 
     if (pr_url is None) == (diff_file is None):
         raise click.UsageError("give either PR_URL or --diff FILE")
-    result = _run(run_review(_settings(config), pr_url=pr_url, diff_file=diff_file, repo=repo, rules_only=rules_only))
+    review_run = run_review(_settings(config), pr_url=pr_url, diff_file=diff_file, repo=repo, rules_only=rules_only)
+    result = run_command(review_run)
     print_review(result, console)
     sys.exit(1 if result.findings else 0)
 

@@ -1,38 +1,23 @@
 """`nightshift sandbox prepare | list | prune`: setup snapshots and sandboxes, by hand."""
 
-import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from control_plane.cli_support import config_option, console, err, run_command
 from control_plane.config import Settings
 from control_plane.git import Mirrors, normalize_repo
 from control_plane.runtime import Runtime
 from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
 from control_plane.sandbox_state import SnapshotRecord
 from control_plane.warm_start import SandboxStarts
-from harness.errors import NightshiftError
 from harness.events import TERMINAL_STATUSES, ErrorEvent, Event, Note
-
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-config_option = click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file.")
-
-
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        asyncio.run(coro)
-    except NightshiftError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}")
-        sys.exit(2)
 
 
 def _starts(rt: Runtime) -> SandboxStarts:
@@ -58,7 +43,7 @@ def sandbox() -> None:
 @config_option
 def prepare(repo: str, base: str | None, config: Path | None) -> None:
     """Run REPO's .nightshift/setup.sh and snapshot the result, unless that snapshot exists."""
-    _run(_prepare(Settings.load(os.environ, config), normalize_repo(repo), base))
+    run_command(_prepare(Settings.load(os.environ, config), normalize_repo(repo), base))
 
 
 async def _prepare(settings: Settings, repo: str, base: str | None) -> None:
@@ -76,7 +61,7 @@ async def _prepare(settings: Settings, repo: str, base: str | None) -> None:
 @config_option
 def list_(config: Path | None) -> None:
     """Snapshots (newest first) and the sandboxes the provider holds."""
-    _run(_list(Settings.load(os.environ, config)))
+    run_command(_list(Settings.load(os.environ, config)))
 
 
 async def _list(settings: Settings) -> None:
@@ -106,7 +91,7 @@ async def _status(rt: Runtime, session_id: str) -> str:
 @config_option
 def prune(sandboxes: bool, config: Path | None) -> None:
     """Remove snapshots that are superseded (an older one of the same repo and setup) or incompatible."""
-    _run(_prune(Settings.load(os.environ, config), sandboxes))
+    run_command(_prune(Settings.load(os.environ, config), sandboxes))
 
 
 async def _prune(settings: Settings, sandboxes: bool) -> None:

@@ -1,17 +1,15 @@
 """`nightshift eval run | compare | swebench`: the eval harness from the command line."""
 
-import asyncio
 import os
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from control_plane.cli_support import config_option, console, err, run_command
 from control_plane.config import Settings
 from control_plane.runtime import Runtime
 from evals import results
@@ -23,11 +21,6 @@ from evals.suite import find_suite
 from evals.swebench import DEFAULT_MIRROR, predict, read_instances, write_predictions
 from harness.errors import ConfigError, NightshiftError
 from harness.providers import ModelChoice
-
-T = TypeVar("T")
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-config_option = click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file.")
 
 
 def _model_choice(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -44,14 +37,6 @@ model_option = click.option(
     "--model", required=True, callback=_model_choice, help="anthropic:NAME, openai:NAME or a Claude model name."
 )
 concurrency_option = click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True)
-
-
-def _run(coro: Coroutine[None, None, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except NightshiftError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}")
-        sys.exit(2)
 
 
 def _settings(config: Path | None) -> Settings:
@@ -74,7 +59,7 @@ def eval_group() -> None:
 def run(suite: str, model: str, config: Path | None, concurrency: int, judge_model: str | None) -> None:
     """Run every task of SUITE (a folder, or a shipped suite such as `starter`) and score it."""
     settings = _settings(config)
-    finished = _run(_run_suite(settings, suite, model, concurrency, judge_model))
+    finished = run_command(_run_suite(settings, suite, model, concurrency, judge_model))
     console.print(run_table(finished))
     if line := judge_line(finished):
         console.print(line)
@@ -135,7 +120,7 @@ def swebench(
     """Run SWE-bench instances as sessions; write predictions the official `swebench` harness grades."""
     settings = _settings(config).model_copy(update={"sandbox": provider})
     path = out or settings.data_dir / "evals" / f"swebench-{instances.stem}-{model.replace(':', '_')}.jsonl"
-    _run(_swebench(settings, instances, mirror, timeout_s, model, concurrency, path))
+    run_command(_swebench(settings, instances, mirror, timeout_s, model, concurrency, path))
     console.print(f"predictions: {path}")
 
 

@@ -19,7 +19,7 @@ import click
 import httpx
 import pytest
 import yaml
-from conftest import free_port
+from conftest import free_port, wait_until_up
 from dockerfile_parse import DockerfileParser
 from spine import SECRET, marker
 
@@ -158,7 +158,7 @@ def test_api_and_worker_run_as_separate_processes(
     try:
         procs.append(_start(services["api"]["command"], api_env, tmp_path / "api.log"))
         base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base)
+        wait_until_up(base)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
             created = client.post("/api/sessions", json={"repo": str(remote), "prompt": f"{tag} ship it"})
             assert created.status_code == 201, created.text
@@ -177,17 +177,6 @@ def test_api_and_worker_run_as_separate_processes(
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen([CLI, *command], env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the API did not come up")
 
 
 def _wait_until_ended(client: httpx.Client, sid: str) -> dict[str, object]:

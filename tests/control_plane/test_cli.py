@@ -4,12 +4,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port, sh
+from conftest import free_port, sh, wait_until_up
 from spine import SECRET, marker
 
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
@@ -126,17 +125,6 @@ def test_serve_streams_a_session_live_and_resumes_from_last_event_id(
         server.terminate()
         server.wait(30)
     assert server.returncode == 0
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("nightshift serve did not come up")
 
 
 def read_stream(client: httpx.Client, sid: str, headers: dict[str, str]) -> list[tuple[str, str, str]]:
