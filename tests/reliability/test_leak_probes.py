@@ -8,6 +8,7 @@ tool-output scrubbing. Each count must be 0, and scrubbing must not be what made
 import hashlib
 import hmac
 import json
+import sys
 import uuid
 from pathlib import Path
 
@@ -23,7 +24,12 @@ from control_plane.models import Session
 from control_plane.runtime import Runtime
 from harness.events import TERMINAL_STATUSES, ToolResult
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
-from integrations.testing.slack_standin import SlackStandIn
+from integrations.testing.slack_standin import BOT_USER, Message, SlackStandIn, app_mention, event_callback
+from integrations.testing.slack_standin import signed as slack_signed
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integrations"))  # the Sentry world
+from sentry_world import event_alert
+from sentry_world import headers as sentry_headers
 
 ENV_NAMES = {
     "anthropic_api_key": "ANTHROPIC_API_KEY",
@@ -80,6 +86,7 @@ def leak_settings(
         github_oauth_client_id="Iv1.fuzz",
         github_oauth_users="ana",
         webhooks={"deploy": hook},
+        sentry_project_repos={"calc-api": str(repo)},
     )
 
 
@@ -97,7 +104,7 @@ async def trigger(rt: Runtime, how: str, repo: Path, task: str, values: dict[str
             r = await client.post("/api/sessions", json={"repo": str(repo), "prompt": task}, headers=auth)
             assert r.status_code == 201, r.text
             session_id = r.json()["id"]
-        else:
+        elif how == "webhook":
             body = json.dumps({"text": task}).encode()
             digest = hmac.new(values["webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
             signed = {"X-Nightshift-Signature": f"sha256={digest}", "Content-Type": "application/json"}
@@ -106,12 +113,39 @@ async def trigger(rt: Runtime, how: str, repo: Path, task: str, values: dict[str
             hooks = rt.webhooks()
             assert hooks is not None
             assert await hooks.consumer.drain() == 1  # what the app's lifespan runs in `serve`
-            [session] = await rt.store.recent()
-            session_id = session.id
+            session_id = (await rt.store.recent())[0].id
+        elif how == "sentry":
+            raw = event_alert()
+            raw["data"]["event"]["title"] = task
+            body = json.dumps(raw).encode()
+            r = await client.post(
+                "/webhooks/sentry", content=body, headers=sentry_headers(body, secret=values["sentry_client_secret"])
+            )
+            assert r.status_code == 202, r.text
+            sentry = rt.sentry()
+            assert sentry is not None
+            assert await sentry.consumer.drain() == 1
+            session_id = (await rt.store.recent())[0].id
+        else:
+            said = Message(
+                channel="C0LEAKS001",
+                ts="1700000000.000100",
+                text=f"<@{BOT_USER}> {task} repo={repo}",
+                user="U0ANA00001",
+            )
+            body = event_callback(app_mention(said), event_id="Ev0LEAK0001")
+            signed = {"Content-Type": "application/json", **slack_signed(values["slack_signing_secret"], body)}
+            r = await client.post("/slack/events", content=body, headers=signed)
+            assert r.status_code == 200, r.text
+            slack = rt.slack()
+            assert slack is not None
+            await slack.inbox.ensure_group()
+            assert await slack.work_once(block_ms=100)
+            session_id = (await rt.store.recent())[0].id
         return await wait_status(rt, session_id, set(TERMINAL_STATUSES), timeout_s=100)
 
 
-@pytest.mark.parametrize("how", ["api", "webhook"])
+@pytest.mark.parametrize("how", ["api", "webhook", "sentry", "slack"])
 async def test_no_platform_secret_reaches_the_sandbox(
     tmp_path: Path,
     redis_url: str,
@@ -127,13 +161,13 @@ async def test_no_platform_secret_reaches_the_sandbox(
     tag = marker()
     steps = [Reply(tool_use("shell", {"command": probe(), "timeout_s": 120}))]
     standin.register(Script([*steps, Reply(tool_use("finish", {"summary": "probed"}))], key=tag))
-    with SlackStandIn("xoxb-unused") as slack:
+    with SlackStandIn(values["slack_bot_token"]) as slack:
         settings = leak_settings(tmp_path, redis_url, standin.base_url, slack.base_url, values, remote)
         assert sorted(settings.secrets()) == sorted(values.values())  # every secret the platform has is a canary
         async with Runtime.open(settings) as rt:
             session = await trigger(rt, how, remote, f"{tag} print everything you can find", values)
             events = await rt.store.events(session.id)
-    assert session.source == ("api" if how == "api" else "webhook")
+    assert session.source == how
     assert session.status == "finished", session.error
     [result] = [e.event for e in events if isinstance(e.event, ToolResult)][:1]
     raw = sh("git", "--git-dir", str(remote), "show", f"{session.branch}:probe.txt")
