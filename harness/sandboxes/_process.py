@@ -3,6 +3,8 @@
 import asyncio
 import codecs
 import contextlib
+import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -15,6 +17,21 @@ from harness.sandboxes.base import ExecResult, OutputCallback
 _CHUNK_BYTES = 64 * 1024
 _DRAIN_GRACE_S = 5.0
 """How long to keep reading once the command is dead; only a process that left the group can hold the pipe longer."""
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_prctl = _libc.prctl  # resolved here, in the parent: the child only calls it
+
+
+def _dies_with(parent: int) -> None:
+    """Run in the child between fork and exec: SIGKILL when the worker dies, even if it died a moment ago.
+
+    bwrap's --die-with-parent is set by bwrap itself, after exec: a worker killed in between (kill -9 just as a tool
+    call starts) would leave the command running with nobody to stop it."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)  # the worker is already gone: run nothing
 
 
 def kill_group(pgid: int) -> None:
@@ -134,6 +151,7 @@ class CommandRun:
                     env=self._env,
                     cwd=self._cwd,
                     start_new_session=True,
+                    preexec_fn=functools.partial(_dies_with, os.getpid()),
                 )
             except BaseException:
                 pipe.close()

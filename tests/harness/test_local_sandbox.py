@@ -1,10 +1,14 @@
 """The local sandbox provider, with real processes and (where installed) real bubblewrap."""
 
 import asyncio
+import functools
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,6 +17,7 @@ import pytest
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import SandboxSpec, _process, provider_class
+from harness.sandboxes._process import _dies_with
 from harness.sandboxes.local import LocalSandbox, LocalSandboxConfig, LocalSandboxProvider
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex
@@ -423,3 +428,44 @@ def test_bwrap_required_but_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_registry_finds_the_provider() -> None:
     assert provider_class("local") is LocalSandboxProvider
+
+
+_ORPHAN_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from harness.sandboxes._process import CommandRun
+run = CommandRun(["sleep", sys.argv[1]], env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"), timeout_s=120,
+                 output_limit_bytes=1000, kill_after_output_bytes=10_000, on_output=None)
+asyncio.run(run.execute())
+"""
+
+
+def test_a_command_dies_with_its_worker(tmp_path: Path) -> None:
+    # Not left to bwrap's --die-with-parent alone, which bwrap sets after exec: a worker killed in between would
+    # leave the command running. Here without bwrap at all, so only our own pdeathsig can stop it.
+    naptime = f"47.{uuid.uuid4().int % 10**6:06d}"
+    worker = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, naptime], cwd=Path(__file__).parents[2])
+    try:
+        for _ in range(200):
+            if subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the command never started")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        for _ in range(100):
+            if subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True).returncode == 1:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the command outlived its killed worker")
+    finally:
+        worker.kill()
+        subprocess.run(["pkill", "-f", f"sleep {naptime}"])
+
+
+def test_a_worker_already_gone_starts_nothing() -> None:
+    # The other half of the race: the worker died between fork and exec, so the command must not run at all.
+    not_my_parent = os.getppid()  # any live pid other than the forking process
+    done = subprocess.run(["true"], preexec_fn=functools.partial(_dies_with, not_my_parent))
+    assert done.returncode == 1
