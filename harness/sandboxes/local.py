@@ -16,6 +16,7 @@ import os
 import posixpath
 import re
 import shutil
+import signal
 import stat
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -114,7 +115,14 @@ class LocalSandboxProvider:
     async def attach(self, session_id: str) -> "LocalSandbox | None":
         dirs = self._dirs(session_id)
         spec = await asyncio.to_thread(_load_spec, dirs, session_id)
-        return None if spec is None else LocalSandbox(spec, dirs, self._config, self._bwrap)
+        if spec is None:
+            return None
+        # A worker that died (kill -9) just as it started a command may have left it running: bwrap sets its
+        # die-with-parent after exec, too late when the worker was already gone. Whoever takes the session over
+        # stops it before running anything, so no command of the old run goes on beside the new one.
+        if killed := await asyncio.to_thread(_kill_leftovers, dirs.root):
+            log.warning("sandbox %s: killed %d command(s) a previous worker left running", session_id, killed)
+        return LocalSandbox(spec, dirs, self._config, self._bwrap)
 
     async def restore(self, spec: SandboxSpec, ref: str) -> "LocalSandbox":
         dirs = self._dirs(spec.session_id)
@@ -423,3 +431,30 @@ def _make_writable_and_retry(func: Callable[[str], object], path: str, _error: o
     if os.path.isdir(path) and not os.path.islink(path):
         os.chmod(path, 0o700)
     func(path)
+
+
+def _kill_leftovers(root: Path) -> int:
+    """SIGKILL every process (and its group) of the session's commands: bwrap names the session's directories in
+    its arguments (its own working directory is already the sandbox's view); without bwrap a command runs in them.
+    Returns how many were found."""
+    inside = str(root) + os.sep
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            args = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue  # gone meanwhile, or not ours to look at
+        if not any((path + os.sep).startswith(inside) for path in (cwd, *args)):
+            continue
+        try:
+            group = os.getpgid(int(entry))
+            if group == os.getpgrp():
+                continue  # one of our own processes (a command runs in a group of its own)
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            continue  # it ended on its own meanwhile
+        killed += 1
+    return killed

@@ -469,3 +469,25 @@ def test_a_worker_already_gone_starts_nothing() -> None:
     not_my_parent = os.getppid()  # any live pid other than the forking process
     done = subprocess.run(["true"], preexec_fn=functools.partial(_dies_with, not_my_parent))
     assert done.returncode == 1
+
+
+async def test_attaching_stops_what_a_dead_worker_left_running(tmp_path: Path, isolation: str) -> None:
+    # A command the previous worker started and could not stop (it was killed before bwrap's die-with-parent took
+    # hold): simulated by a detached process of the sandbox's own kind, then the next worker attaches.
+    provider = make_provider(tmp_path, isolation)
+    sb = await provider.create(SandboxSpec(session_id="s1"))
+    naptime = f"53.{uuid.uuid4().int % 10**6:06d}"
+    argv = sb._argv(f"sleep {naptime}", sb._command_env({}), sb.workdir)  # exactly what exec would start
+    orphan = subprocess.Popen(argv, cwd=tmp_path / "sandboxes" / "s1" / "workspace", start_new_session=True)
+    try:
+        for _ in range(100):
+            if subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.05)
+        attached = await provider.attach("s1")
+        assert attached is not None
+        assert orphan.wait(10) == -signal.SIGKILL
+        assert subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True).returncode == 1
+        assert (await attached.exec("echo still usable")).output == "still usable\n"
+    finally:
+        orphan.kill()
