@@ -40,6 +40,7 @@ from harness.compaction import CompactionConfig
 from harness.errors import ConfigError
 from harness.model import Model
 from harness.providers import ClosableModel, open_model
+from harness.sandboxes.snapshots import SnapshotProvider
 from harness.screenshot import ChromiumConfig, PlaywrightScreenshotter, chromium_available
 from harness.skills import KnowledgeLimits, builtin_skills
 
@@ -65,6 +66,7 @@ class Runtime:
     _webhooks: "GenericWebhooks | None" = None
     _automations: Automations | None = None
     _tracer_provider: "TracerProvider | None" = None
+    _sandbox_providers: list[SnapshotProvider] = field(default_factory=list)
 
     @classmethod
     @asynccontextmanager
@@ -79,6 +81,8 @@ class Runtime:
             try:
                 yield rt
             finally:
+                for provider in rt._sandbox_providers:
+                    await provider.close()  # the local sandboxes' networks and egress proxies
                 for model in rt._models.values():
                     await model.close()
                 if rt._github is not None:
@@ -188,6 +192,7 @@ class Runtime:
         s = self.settings
         name = worker_name()
         provider = sandbox_provider(s, self.redis)
+        self._sandbox_providers.append(provider)
         github, slack = self.github(), self.slack()
         mirrors = Mirrors(s.data_dir / "mirrors", credentials=self.git_credentials())
         starts = sandbox_starts(s, self.redis, provider, mirrors)

@@ -1,16 +1,16 @@
 """Tools beyond code: load a skill's instructions, propose a repo note, take a screenshot of a served page."""
 
 import asyncio
-import contextlib
 import time
 
-import httpx
 from pydantic import BaseModel, Field
 
 from harness.errors import SandboxError, ToolInputError
 from harness.events import RepoNoteAdded
 from harness.memory import MAX_NOTE_CHARS
 from harness.sandboxes import ExecResult
+from harness.sandboxes.base import SandboxLoopback, ServingSandbox
+from harness.screenshot import served_port
 from harness.toolbox import NewArtifact, Tool, ToolContext, ToolOutcome, capped
 
 
@@ -65,16 +65,18 @@ async def _propose_note(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
 
 async def _take_screenshot(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     assert isinstance(args, ScreenshotInput) and ctx.screenshots is not None
+    assert isinstance(ctx.sandbox, ServingSandbox)
     ctx.screenshots.check_url(args.url)
+    loopback = await ctx.sandbox.loopback()
     server = None
     if args.serve_command:
         # Commands do not outlive their exec call (the sandbox kills the group): the server runs for this call only.
         timeout_s = args.wait_s + 120
         server = asyncio.create_task(ctx.sandbox.exec(args.serve_command, timeout_s=timeout_s))
     try:
-        await _wait_until_served(args.url, args.wait_s, server)
+        await _wait_until_served(args.url, loopback, args.wait_s, server)
         png = await ctx.screenshots.capture(
-            args.url, width=args.width, height=args.height, full_page=args.full_page, timeout_s=args.wait_s
+            args.url, loopback, width=args.width, height=args.height, full_page=args.full_page, timeout_s=args.wait_s
         )
     finally:
         if server is not None:
@@ -87,22 +89,23 @@ async def _take_screenshot(ctx: ToolContext, args: BaseModel) -> ToolOutcome:
     )
 
 
-async def _wait_until_served(url: str, wait_s: float, server: "asyncio.Task[ExecResult] | None") -> None:
+async def _wait_until_served(
+    url: str, loopback: SandboxLoopback, wait_s: float, server: "asyncio.Task[ExecResult] | None"
+) -> None:
+    """Until the port accepts connections on the sandbox's own loopback (never the worker's)."""
     deadline = time.monotonic() + wait_s
-    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
-        while True:
-            if server is not None and server.done():
-                result = server.result()
-                raise SandboxError(
-                    f"serve_command ended (exit code {result.exit_code}) before the page answered: "
-                    f"{result.output[-1500:]}"
-                )
-            with contextlib.suppress(httpx.TransportError):  # not listening yet: the point of waiting
-                await client.get(url)
-                return
-            if time.monotonic() > deadline:
-                raise SandboxError(f"{url} did not answer within {wait_s:.0f}s")
-            await asyncio.sleep(0.2)
+    port = served_port(url)
+    while True:
+        if server is not None and server.done():
+            result = server.result()
+            raise SandboxError(
+                f"serve_command ended (exit code {result.exit_code}) before the page answered: {result.output[-1500:]}"
+            )
+        if await loopback.accepts(port):
+            return
+        if time.monotonic() > deadline:
+            raise SandboxError(f"{url} did not answer within {wait_s:.0f}s")
+        await asyncio.sleep(0.2)
 
 
 TOOLS = [
@@ -127,6 +130,6 @@ TOOLS = [
         "(shown with the session, for the pull request's reviewers).",
         ScreenshotInput,
         _take_screenshot,
-        available=lambda ctx: ctx.screenshots is not None,
+        available=lambda ctx: ctx.screenshots is not None and isinstance(ctx.sandbox, ServingSandbox),
     ),
 ]

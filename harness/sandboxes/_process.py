@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from harness.sandboxes.base import ExecResult, OutputCallback
@@ -32,6 +32,16 @@ def _dies_with(parent: int) -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(1)  # the worker is already gone: run nothing
+
+
+ChildStep = Callable[[], None]
+"""Work a command's process does between fork and exec, after _dies_with (joining the sandbox's network, ...)."""
+
+
+def _prepare_child(parent: int, steps: Sequence[ChildStep]) -> None:
+    _dies_with(parent)
+    for step in steps:
+        step()
 
 
 def kill_group(pgid: int) -> None:
@@ -88,8 +98,10 @@ class CommandRun:
         output_limit_bytes: int,
         kill_after_output_bytes: int,
         on_output: OutputCallback | None,
+        child_steps: Sequence[ChildStep] = (),
     ) -> None:
         self._argv = list(argv)
+        self._child_steps = tuple(child_steps)
         self._env = dict(env)
         self._cwd = cwd
         self._timeout_s = timeout_s
@@ -151,7 +163,7 @@ class CommandRun:
                     env=self._env,
                     cwd=self._cwd,
                     start_new_session=True,
-                    preexec_fn=functools.partial(_dies_with, os.getpid()),
+                    preexec_fn=functools.partial(_prepare_child, os.getpid(), self._child_steps),
                 )
             except BaseException:
                 pipe.close()

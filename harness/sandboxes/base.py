@@ -1,9 +1,10 @@
 """The interface every sandbox provider implements. The control plane and the harness see only this."""
 
+import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 OutputCallback = Callable[[str], Awaitable[None]]
 
@@ -14,11 +15,32 @@ class NetworkPolicy(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     mode: Literal["open", "allowlist", "blocked"] = "open"
-    """open: anywhere; allowlist: only `domains` and `cidrs`; blocked: no network."""
+    """open: any public address (enough for pip and npm); allowlist: only `domains` and `cidrs`; blocked: no network.
+    Loopback, link-local and private addresses are refused in every mode unless `domains` or `cidrs` name them."""
     domains: list[str] = Field(default_factory=list)
-    """allowlist: outbound domains allowed. A provider that cannot filter by domain blocks everything instead."""
+    """Host names allowed (`*.example.com`: the name and everything under it). In open mode, only to allow a named
+    host that resolves to a private address."""
     cidrs: list[str] = Field(default_factory=list)
-    """allowlist: outbound CIDR ranges allowed."""
+    """Address ranges allowed (`10.20.0.0/16`), private ones included."""
+
+    @field_validator("domains")
+    @classmethod
+    def _host_names(cls, domains: list[str]) -> list[str]:
+        for domain in domains:
+            name = domain.removeprefix("*.")
+            if not name or "/" in name or ":" in name or "*" in name or " " in name:
+                raise ValueError(f"{domain!r} is not a host name (write pypi.org or *.pypi.org, no scheme or port)")
+        return domains
+
+    @field_validator("cidrs")
+    @classmethod
+    def _ranges(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as e:
+                raise ValueError(f"{cidr!r} is not an address range (write 10.20.0.0/16): {e}") from e
+        return cidrs
 
 
 class SandboxSpec(BaseModel):
@@ -70,3 +92,26 @@ class SandboxProvider(Protocol):
     async def attach(self, session_id: str) -> Sandbox | None:
         """The session's existing sandbox (after a worker restart), or None when it is gone."""
         ...
+
+    async def close(self) -> None:
+        """Release what this process holds for its sandboxes (local: their networks); the sandboxes stay."""
+        ...
+
+
+class SandboxLoopback(Protocol):
+    """A sandbox's own loopback, for a program on the worker's side that must reach what the sandbox serves."""
+
+    def enter_argv(self) -> list[str]:
+        """A prefix that runs a program on the sandbox's network (empty: the sandbox shares the worker's)."""
+        ...
+
+    async def accepts(self, port: int) -> bool:
+        """Whether something listens on the sandbox's loopback (127.0.0.1 or ::1) at `port`."""
+        ...
+
+
+@runtime_checkable
+class ServingSandbox(Sandbox, Protocol):
+    """The optional capability the screenshot tool needs: a sandbox whose served pages the worker can reach."""
+
+    async def loopback(self) -> SandboxLoopback: ...

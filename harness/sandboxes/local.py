@@ -6,8 +6,14 @@
         home/        HOME: /home/agent inside bwrap
         tmp/         TMPDIR: /tmp inside bwrap
 
-Without bwrap (isolation "none") commands run as this user and see the host paths above: the environment built
-from scratch is then the only protection, and a command can read whatever the control plane's user can.
+Network: with bwrap every sandbox has a network namespace of its own with only `lo` in it (_local_network), so a
+command reaches neither the host's loopback (Redis, the API) nor the LAN nor metadata addresses; the way out is the
+egress proxy the worker runs for the sandbox, which applies the repository's NetworkPolicy. That needs root (a
+worker without CAP_SYS_ADMIN gets a ConfigError, never the host's network).
+
+Without bwrap (isolation "none") commands run as this user, see the host paths above and share the host's network:
+the environment built from scratch is then the only protection, and a command can read and reach whatever the
+control plane's user can.
 """
 
 import asyncio
@@ -19,6 +25,7 @@ import shutil
 import signal
 import stat
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +35,11 @@ from pydantic import BaseModel, Field
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import _local_snapshots
+from harness.sandboxes._local_network import HostLoopback, SandboxNetwork
 from harness.sandboxes._pids_cgroup import PidsCgroup
 from harness.sandboxes._process import CommandRun
-from harness.sandboxes.base import ExecResult, OutputCallback, SandboxSpec
+from harness.sandboxes.base import ExecResult, OutputCallback, SandboxLoopback, SandboxSpec
+from harness.sandboxes.egress_proxy import ProxyLimits
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +61,12 @@ class LocalSandboxConfig(BaseModel):
     root_dir itself is always hidden, so sessions cannot read each other's workspaces."""
     kill_after_output_bytes: int = Field(default=50_000_000, gt=0)
     """A command that prints more than this in total is killed."""
-    network: bool = True
-    """Whether commands can reach the network. bwrap only: without it there is no network isolation."""
+    proxy_port: int = Field(default=3128, gt=0, lt=65536)
+    """Where the egress proxy listens on each sandbox's own loopback (HTTP_PROXY=http://127.0.0.1:<port>)."""
+    egress_idle_timeout_s: float = Field(default=300.0, gt=0)
+    """A proxied connection with no traffic for this long is closed."""
+    egress_max_connection_s: float = Field(default=3600.0, gt=0)
+    """The longest one proxied connection may live (a large download included)."""
     max_processes: int = Field(default=1024, gt=0)
     """Processes one command may have at once (RLIMIT_NPROC, counted in the sandbox's user namespace with bwrap).
     The kernel does not apply RLIMIT_NPROC to root: a control plane running as root needs pids_cgroup for this."""
@@ -106,11 +119,15 @@ class LocalSandboxProvider:
         self._config = config
         self._root = Path(os.path.realpath(config.root_dir))
         self._bwrap = _find_bwrap(config.isolation)
+        self._networks: dict[str, asyncio.Task[SandboxNetwork]] = {}
+        """Per sandbox, for the life of this worker: every LocalSandbox object of a session shares its network."""
+        # A provider dropped without close() (a CLI command, a test) still lets go of the networks' sockets.
+        weakref.finalize(self, _close_networks_now, self._networks)
 
     async def create(self, spec: SandboxSpec) -> "LocalSandbox":
         dirs = self._dirs(spec.session_id)
         await asyncio.to_thread(_prepare_session, dirs, spec)
-        return LocalSandbox(spec, dirs, self._config, self._bwrap)
+        return self._sandbox(spec, dirs)
 
     async def attach(self, session_id: str) -> "LocalSandbox | None":
         dirs = self._dirs(session_id)
@@ -122,12 +139,16 @@ class LocalSandboxProvider:
         # stops it before running anything, so no command of the old run goes on beside the new one.
         if killed := await asyncio.to_thread(_kill_leftovers, dirs.root):
             log.warning("sandbox %s: killed %d command(s) a previous worker left running", session_id, killed)
-        return LocalSandbox(spec, dirs, self._config, self._bwrap)
+        return self._sandbox(spec, dirs)
 
     async def restore(self, spec: SandboxSpec, ref: str) -> "LocalSandbox":
         dirs = self._dirs(spec.session_id)
         await asyncio.to_thread(_local_snapshots.restore, self._root / _local_snapshots.DIR_NAME, ref, dirs.root)
         return await self.create(spec)  # create reuses the restored workspace and home
+
+    async def close(self) -> None:
+        for session_id in list(self._networks):
+            await self._close_network(session_id)
 
     async def delete_snapshot(self, ref: str) -> None:
         await asyncio.to_thread(_local_snapshots.delete, self._root / _local_snapshots.DIR_NAME, ref)
@@ -136,6 +157,32 @@ class LocalSandboxProvider:
         names = os.listdir(self._root) if self._root.is_dir() else []
         return sorted(n for n in names if _SESSION_ID.fullmatch(n) and (self._root / n).is_dir())
 
+    def _sandbox(self, spec: SandboxSpec, dirs: _SessionDirs) -> "LocalSandbox":
+        if self._bwrap is None:
+            return LocalSandbox(spec, dirs, self._config, None, None)
+        return LocalSandbox(spec, dirs, self._config, self._bwrap, _Networks(self, spec))
+
+    async def _network(self, spec: SandboxSpec) -> SandboxNetwork:
+        task = self._networks.get(spec.session_id)
+        if task is None:
+            c = self._config
+            limits = ProxyLimits(idle_timeout_s=c.egress_idle_timeout_s, max_connection_s=c.egress_max_connection_s)
+            opening = SandboxNetwork.open(spec.network, spec.session_id, c.proxy_port, limits)
+            task = self._networks[spec.session_id] = asyncio.ensure_future(opening)
+        try:
+            return await asyncio.shield(task)  # one caller's cancellation must not fail the others' open
+        except Exception:
+            if self._networks.get(spec.session_id) is task:
+                del self._networks[spec.session_id]  # the next command tries again
+            raise
+
+    async def _close_network(self, session_id: str) -> None:
+        task = self._networks.pop(session_id, None)
+        if task is not None and not task.cancelled() and task.done() and task.exception() is None:
+            await task.result().close()
+        elif task is not None:
+            task.cancel()
+
     def _dirs(self, session_id: str) -> _SessionDirs:
         # The id becomes a directory name: anything but a plain name could point elsewhere ("..", "/").
         if not _SESSION_ID.fullmatch(session_id):
@@ -143,13 +190,36 @@ class LocalSandboxProvider:
         return _SessionDirs(self._root / session_id)
 
 
+@dataclass(frozen=True)
+class _Networks:
+    """The provider's network registry, seen from one sandbox."""
+
+    provider: LocalSandboxProvider
+    spec: SandboxSpec
+
+    async def get(self) -> SandboxNetwork:
+        return await self.provider._network(self.spec)
+
+    async def close(self) -> None:
+        await self.provider._close_network(self.spec.session_id)
+
+
 class LocalSandbox:
-    def __init__(self, spec: SandboxSpec, dirs: _SessionDirs, config: LocalSandboxConfig, bwrap: str | None) -> None:
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        dirs: _SessionDirs,
+        config: LocalSandboxConfig,
+        bwrap: str | None,
+        networks: _Networks | None,
+    ) -> None:
         self.id = spec.session_id
         self._spec = spec
         self._dirs = dirs
         self._config = config
         self._bwrap = bwrap
+        self._networks = networks
+        """None without bwrap: commands then share the host's network."""
         self._view = _BWRAP_VIEW if bwrap else _View(str(dirs.workspace), str(dirs.home), str(dirs.tmp))
         self.workdir = self._view.workdir
         self._runs: set[CommandRun] = set()
@@ -166,7 +236,8 @@ class LocalSandbox:
     ) -> ExecResult:
         self._check_alive()
         sandbox_cwd, host_cwd = self._resolve_cwd(cwd)
-        command_env = self._command_env(env or {})
+        network = None if self._networks is None else await self._networks.get()
+        command_env = self._command_env(network.env() if network else {}, env or {})
         argv = self._argv(command, command_env, sandbox_cwd)
         cgroup = None
         if self._config.pids_cgroup is not None:
@@ -181,6 +252,7 @@ class LocalSandbox:
             output_limit_bytes=output_limit_bytes,
             kill_after_output_bytes=self._config.kill_after_output_bytes,
             on_output=on_output,
+            child_steps=[network.enter] if network else [],
         )
         self._runs.add(run)
         try:
@@ -201,6 +273,9 @@ class LocalSandbox:
         self._check_alive()
         await asyncio.to_thread(_write, self._host_path(path), path, data)
 
+    async def loopback(self) -> SandboxLoopback:
+        return HostLoopback() if self._networks is None else await self._networks.get()
+
     async def snapshot(self) -> str:
         self._check_alive()
         snapshots = self._dirs.root.parent / _local_snapshots.DIR_NAME
@@ -212,13 +287,15 @@ class LocalSandbox:
             run.kill()
         for run in runs:
             await run.wait_stopped()
+        if self._networks is not None:
+            await self._networks.close()
         await asyncio.to_thread(_remove_tree, self._dirs.root)
 
     def _check_alive(self) -> None:
         if not self._dirs.root.is_dir():
             raise SandboxError(f"sandbox {self.id} is gone (terminated, or its directory was removed)")
 
-    def _command_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+    def _command_env(self, proxy: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
         # Built from scratch, never from os.environ: the control plane's environment holds its API keys.
         env = {
             "PATH": _DEFAULT_PATH,
@@ -227,6 +304,7 @@ class LocalSandbox:
             "TERM": "dumb",
             "TMPDIR": self._view.tmp,
             "GIT_TERMINAL_PROMPT": "0",
+            **proxy,
             **self._spec.env,
             **extra,
         }
@@ -242,9 +320,7 @@ class LocalSandbox:
         if self._bwrap is None:
             return shell
         hidden = [*self._config.hidden_paths, self._dirs.root.parent]  # root_dir: the other sessions' sandboxes
-        # Only "open" shares the host's network: bwrap cannot filter by domain, so an allow-list blocks everything.
-        network = self._config.network and self._spec.network.mode == "open"
-        return [*_bwrap_argv(self._bwrap, self._dirs, hidden, network, env, cwd), *shell]
+        return [*_bwrap_argv(self._bwrap, self._dirs, hidden, env, cwd), *shell]
 
     def _resolve_cwd(self, cwd: str | None) -> tuple[str, Path]:
         sandbox_cwd = posixpath.normpath(posixpath.join(self.workdir, cwd or "."))
@@ -272,6 +348,13 @@ class LocalSandbox:
         raise SandboxPathError(f"{path} is outside the sandbox (paths must be under {allowed})")
 
 
+def _close_networks_now(networks: dict[str, "asyncio.Task[SandboxNetwork]"]) -> None:
+    for task in networks.values():
+        if task.done() and not task.cancelled() and task.exception() is None:
+            task.result().close_now()
+    networks.clear()
+
+
 async def _release(cgroup: PidsCgroup) -> bool:
     """Remove the command's cgroup; whether the command ran into its process limit."""
     hit_limit = await asyncio.to_thread(cgroup.hit_limit)
@@ -281,20 +364,23 @@ async def _release(cgroup: PidsCgroup) -> bool:
 
 def _find_bwrap(isolation: Literal["auto", "bwrap", "none"]) -> str | None:
     if isolation == "none":
+        log.warning("sandbox isolation 'none': commands see this host's files and network (its loopback included)")
         return None
     found = shutil.which("bwrap")
     if found is None and isolation == "bwrap":
         raise ConfigError("sandbox isolation is 'bwrap' but bwrap is not installed (package: bubblewrap)")
     if found is None:
-        log.warning("bwrap not found: sandbox commands run unisolated, with only a scrubbed environment")
+        log.warning(
+            "bwrap not found: sandbox commands run unisolated, with only a scrubbed environment: they see this "
+            "host's files and network (its loopback included)"
+        )
     return found
 
 
-def _bwrap_argv(
-    bwrap: str, dirs: _SessionDirs, hidden: Iterable[Path], network: bool, env: Mapping[str, str], cwd: str
-) -> list[str]:
+def _bwrap_argv(bwrap: str, dirs: _SessionDirs, hidden: Iterable[Path], env: Mapping[str, str], cwd: str) -> list[str]:
     """bwrap up to (not including) the command: the host read-only, hidden paths covered, the session's dirs
-    writable, and every namespace fresh (a new pid namespace keeps the control plane's /proc/*/environ out)."""
+    writable, and every namespace fresh (a new pid namespace keeps the control plane's /proc/*/environ out) but
+    the network one: the command joined the sandbox's own before exec (SandboxNetwork.enter), and keeps it."""
     return [
         bwrap,
         *_host_root_binds(),
@@ -305,8 +391,7 @@ def _bwrap_argv(
         *("--bind", str(dirs.home), _BWRAP_VIEW.home),
         *("--bind", str(dirs.workspace), _BWRAP_VIEW.workdir),
         *("--remount-ro", "/"),
-        "--unshare-all",
-        *(["--share-net"] if network else []),
+        *("--unshare-user-try", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"),
         *("--die-with-parent", "--new-session", "--clearenv"),
         *[arg for name, value in env.items() for arg in ("--setenv", name, value)],
         *("--chdir", cwd, "--"),

@@ -126,6 +126,9 @@ class ModalSandboxProvider:
             return None
         return ModalSandbox(sb, session_id, self._config, self._ids, self._modal)
 
+    async def close(self) -> None:
+        return None  # nothing is held here: the sandboxes live on Modal
+
     async def delete_snapshot(self, ref: str) -> None:
         # Modal has no call to delete a snapshot image: forgetting it is all we can do; its ttl expires it.
         return None

@@ -17,6 +17,7 @@ import pytest
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import SandboxSpec, _process, provider_class
+from harness.sandboxes.base import NetworkPolicy
 from harness.sandboxes._process import _dies_with
 from harness.sandboxes.local import LocalSandbox, LocalSandboxConfig, LocalSandboxProvider
 
@@ -193,12 +194,16 @@ async def test_bwrap_layout(tmp_path: Path) -> None:
     assert (tmp_path / "sandboxes" / "s1" / "tmp" / "mine").exists()
 
 
-@pytest.mark.parametrize("network", [True, False])
-async def test_network_switch(tmp_path: Path, network: bool) -> None:
-    sb = await make_provider(tmp_path, "bwrap", network=network).create(SandboxSpec(session_id="s1"))
-    result = await sb.exec("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort")
-    host = sorted(line.split(":")[0].strip() for line in Path("/proc/net/dev").read_text().splitlines()[2:])
-    assert result.output.split() == (host if network else ["lo"])
+@pytest.mark.parametrize("mode", ["open", "allowlist", "blocked"])
+async def test_only_the_sandboxs_own_loopback_whatever_the_policy(tmp_path: Path, mode: str) -> None:
+    spec = SandboxSpec(session_id="s1", network=NetworkPolicy(mode=mode))
+    sb = await make_provider(tmp_path, "bwrap").create(spec)
+    result = await sb.exec("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort; readlink /proc/self/ns/net")
+    *interfaces, namespace = result.output.split()
+    assert interfaces == ["lo"]
+    assert namespace != os.readlink("/proc/self/ns/net")
+    # one namespace per sandbox, not per command
+    assert (await sb.exec("readlink /proc/self/ns/net")).output.strip() == namespace
 
 
 async def test_timeout_kills_the_whole_tree(sandbox: LocalSandbox) -> None:
@@ -477,7 +482,7 @@ async def test_attaching_stops_what_a_dead_worker_left_running(tmp_path: Path, i
     provider = make_provider(tmp_path, isolation)
     sb = await provider.create(SandboxSpec(session_id="s1"))
     naptime = f"53.{uuid.uuid4().int % 10**6:06d}"
-    argv = sb._argv(f"sleep {naptime}", sb._command_env({}), sb.workdir)  # exactly what exec would start
+    argv = sb._argv(f"sleep {naptime}", sb._command_env({}, {}), sb.workdir)  # exactly what exec would start
     orphan = subprocess.Popen(argv, cwd=tmp_path / "sandboxes" / "s1" / "workspace", start_new_session=True)
     try:
         for _ in range(100):
