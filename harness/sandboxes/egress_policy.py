@@ -47,13 +47,20 @@ def in_named_range(policy: NetworkPolicy, address: IPAddress) -> bool:
 
 def is_public(address: IPAddress) -> bool:
     """A globally routable unicast address. IPv6 forms that carry an IPv4 address are judged by that address."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return is_public(embedded)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return is_public(embedded)
     return address.is_global and not address.is_multicast
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, Teredo, NAT64), which is where it leads."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+    if embedded is None and address in _NAT64:
+        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return embedded
 
 
 def decide(policy: NetworkPolicy, host: str, addresses: list[IPAddress]) -> Allowed | Refused:
@@ -71,7 +78,9 @@ def decide(policy: NetworkPolicy, host: str, addresses: list[IPAddress]) -> Allo
         elif is_public(address) or in_named_range(policy, address) or named:
             return Allowed(address)
         else:
-            refusals.append(f"{address} is {_kind(address)}")
+            embedded = _embedded_ipv4(address)
+            shown = f"{address} ({embedded})" if embedded else str(address)
+            refusals.append(f"{shown} is {_kind(embedded or address)}")
     return Refused(f"{prefix} {refusals[0]}" if refusals else f"{prefix} {host} has no address")
 
 
