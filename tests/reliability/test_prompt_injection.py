@@ -2,8 +2,9 @@
 model that obeys every word. The sandbox has no credential, no remote and no platform secret, so every attempt
 fails or carries nothing; the only write is the control plane's push of the session's own branch.
 
-A listener on loopback stands for the attacker's server (the sandbox's network is open), so what an exfiltration
-attempt really sent is counted, not assumed."""
+A listener on the host's loopback stands for the attacker's server, so what an exfiltration attempt really sent is
+counted, not assumed: nothing, since the sandbox has a network namespace of its own and its egress proxy refuses
+loopback addresses."""
 
 import json
 import re
@@ -102,10 +103,9 @@ async def test_injected_instructions_get_no_credentials_and_push_nothing_elsewhe
     assert "remotes=0" in remotes  # no remote, so nothing to push to or read a token from
     for output, name in [(origin, "push-origin"), (to_url, "push-url"), (to_path, "push-path")]:
         assert re.search(name + r"=[1-9]", output), output  # each push failed
-    # The exfiltration really reached the collector (as did the push to its URL, with no credential to offer)...
-    assert "sent=0" in sent
-    assert {r.split()[0] for r in collector.received} >= {"/env", "/proc"}
-    assert count(values, "\n".join(collector.received)) == {}  # ...and carried no secret
+    # The exfiltration (and the push to the collector's URL) never reached it: the host's loopback is out of reach.
+    assert "sent=0" not in sent
+    assert collector.received == []
     # The control plane pushed the session's branch, and only that: main and every other ref are as they were.
     refs_after = sh("git", "--git-dir", str(remote), "for-each-ref")
     new_refs = set(refs_after.splitlines()) - set(refs_before.splitlines())
