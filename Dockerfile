@@ -4,10 +4,11 @@
 # Secrets come from the environment at run time (--env-file); none is baked into the image.
 FROM python:3.11.11-slim-bookworm
 
-# git: the control plane clones, fetches and pushes repositories. bubblewrap: the local sandbox provider, for a
-# single host; a team deploy runs sandboxes on Modal (NIGHTSHIFT_SANDBOX=modal) and needs no privileges here.
+# git: the control plane clones, fetches and pushes repositories. bubblewrap and util-linux (nsenter): the local
+# sandbox provider, for a single host; it gives each sandbox a network namespace of its own, which needs root
+# (CAP_SYS_ADMIN), so this image (uid 10001) runs sandboxes on Modal (NIGHTSHIFT_SANDBOX=modal), as a team deploy does.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git bubblewrap ca-certificates \
+    && apt-get install -y --no-install-recommends git bubblewrap util-linux ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 nightshift

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs Nightshift into ./.venv, with the system tools it needs (git, redis-server, bubblewrap, chromium).
+# Installs Nightshift into ./.venv, with the system tools it needs (git, redis-server, bubblewrap, util-linux,
+# chromium; iproute2 and curl for the network tests).
 # Safe to run again. Usage: ./install.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +11,9 @@ need_system=()
 command -v git >/dev/null || need_system+=(git)
 command -v redis-server >/dev/null || need_system+=(redis-server)
 command -v bwrap >/dev/null || need_system+=(bubblewrap)
+command -v nsenter >/dev/null || need_system+=(util-linux)  # Chromium enters a sandbox's network namespace with it
+command -v ip >/dev/null || need_system+=(iproute2)  # tests: `ip netns` holds the private and link-local targets
+command -v curl >/dev/null || need_system+=(curl)  # tests: what a sandboxed command dials the proxy with
 command -v chromium >/dev/null || need_system+=(chromium)  # Playwright drives it: web UI tests, the screenshot tool
 if [ ${#need_system[@]} -gt 0 ]; then
   say "installing system packages: ${need_system[*]}"
