@@ -199,7 +199,8 @@ async def check_bubblewrap(settings: Settings, bwrap: str | None) -> Finding:
         return Finding(
             part="bubblewrap",
             status="fail",
-            message="bwrap not found: local sandboxes would run commands as this user, unisolated",
+            message="bwrap not found: local sandboxes would run commands as this user, unisolated (host files and "
+            "network, its loopback included)",
             fix="apt-get install bubblewrap (or NIGHTSHIFT_SANDBOX=modal)",
         )
     proc = await asyncio.create_subprocess_exec(

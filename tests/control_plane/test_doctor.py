@@ -265,7 +265,8 @@ async def test_bubblewrap_missing_or_unable_to_make_namespaces(tmp_path: Path) -
     missing = await check_bubblewrap(settings, None)
     assert (missing.status, missing.message, missing.fix) == (
         "fail",
-        "bwrap not found: local sandboxes would run commands as this user, unisolated",
+        "bwrap not found: local sandboxes would run commands as this user, unisolated (host files and network, its "
+        "loopback included)",
         "apt-get install bubblewrap (or NIGHTSHIFT_SANDBOX=modal)",
     )
     # What bwrap prints where unprivileged user namespaces are off (a container without them, a locked-down kernel).
