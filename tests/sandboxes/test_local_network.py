@@ -3,7 +3,11 @@ the egress proxy applies the policy, and the sandbox's own loopback is shared by
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,26 +168,27 @@ async def test_commands_of_one_sandbox_share_its_loopback(provider: LocalSandbox
     result = await sb.exec(f"{server} {wait}", timeout_s=60)
     assert result.output == "served inside"
     # a server one command runs is what a concurrent command of the same sandbox reaches, not another sandbox's
-    serving = f"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 & sleep 20"
+    second = free_port()  # not the first server's port: its socket may linger a moment after its command ended
+    serving = f"python3 -m http.server {second} --bind 127.0.0.1 >/dev/null 2>&1 & sleep 20"
     running = asyncio.create_task(sb.exec(serving, timeout_s=60))
     try:
         loopback = await sb.loopback()
         for _ in range(300):
-            if await loopback.accepts(port):
+            if await loopback.accepts(second):
                 break
             await asyncio.sleep(0.1)
         else:
             raise AssertionError("the server never listened")
-        fetched = await sb.exec(f"curl -sS -m 5 http://127.0.0.1:{port}/index.html")
-        elsewhere = await other.exec(f"curl -sS -m 5 http://127.0.0.1:{port}/index.html")
-        assert not await (await other.loopback()).accepts(port)
+        fetched = await sb.exec(f"curl -sS -m 5 http://127.0.0.1:{second}/index.html")
+        elsewhere = await other.exec(f"curl -sS -m 5 http://127.0.0.1:{second}/index.html")
+        assert not await (await other.loopback()).accepts(second)
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
     assert fetched.output == "served inside"
     assert elsewhere.exit_code != 0
     # and the host's loopback never had it
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", second), timeout=2):
         pass
 
 
@@ -204,3 +209,37 @@ async def test_terminate_releases_the_network(provider: LocalSandboxProvider) ->
     assert namespace in namespaces_held()
     await sb.terminate()
     assert namespace not in namespaces_held()
+
+
+NON_ROOT_WORKER = """
+import asyncio, sys
+from pathlib import Path
+from harness.errors import ConfigError
+from harness.sandboxes.base import SandboxSpec
+from harness.sandboxes.local import LocalSandboxConfig, LocalSandboxProvider
+
+async def main() -> None:
+    provider = LocalSandboxProvider(LocalSandboxConfig(root_dir=Path(sys.argv[1]), isolation="bwrap"))
+    sandbox = await provider.create(SandboxSpec(session_id="s1"))
+    try:
+        result = await sandbox.exec("echo RAN; cat /proc/net/dev")
+    except ConfigError as e:
+        print("ConfigError:", e)
+    else:
+        print(result.output)
+
+asyncio.run(main())
+"""
+
+
+def test_a_worker_without_root_fails_closed() -> None:
+    """No CAP_SYS_ADMIN, no namespace: a clear ConfigError, never a command on the host's network."""
+    root = Path(tempfile.mkdtemp(prefix="nightshift-nonroot-", dir="/var/tmp"))  # pytest's tmp is root's only
+    root.chmod(0o777)
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+    run = subprocess.run(
+        [*drop, sys.executable, "-c", NON_ROOT_WORKER, str(root)], capture_output=True, text=True, timeout=60
+    )
+    assert run.stdout.startswith("ConfigError: the local sandbox needs root"), run.stdout + run.stderr
+    assert "RAN" not in run.stdout
+    shutil.rmtree(root)
