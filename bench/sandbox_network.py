@@ -29,7 +29,7 @@ from harness.sandboxes.local import LocalSandbox, LocalSandboxConfig, LocalSandb
 
 async def run_true(sandbox: LocalSandbox, join_namespace: bool) -> float:
     """One `true` exactly as LocalSandbox.exec starts it, with or without the namespace step; seconds taken."""
-    network = await sandbox._networks.get() if sandbox._networks else None  # type: ignore[union-attr]
+    network = await sandbox._networks.get(sandbox._spec) if sandbox._networks else None
     env = sandbox._command_env(network.env() if network else {}, {})
     run = CommandRun(
         sandbox._argv("true", env, sandbox.workdir),

@@ -17,6 +17,7 @@ control plane's user can.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import posixpath
@@ -25,7 +26,6 @@ import shutil
 import signal
 import stat
 import sys
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import _local_snapshots
-from harness.sandboxes._local_network import HostLoopback, SandboxNetwork
+from harness.sandboxes._local_network import HostLoopback, NetworkRegistry
 from harness.sandboxes._pids_cgroup import PidsCgroup
 from harness.sandboxes._process import CommandRun
 from harness.sandboxes.base import ExecResult, OutputCallback, SandboxLoopback, SandboxSpec
@@ -67,6 +67,9 @@ class LocalSandboxConfig(BaseModel):
     """A proxied connection with no traffic for this long is closed."""
     egress_max_connection_s: float = Field(default=3600.0, gt=0)
     """The longest one proxied connection may live (a large download included)."""
+    network_idle_release_s: float = Field(default=900.0, gt=0)
+    """A sandbox that ran no command for this long lets go of its network namespace (made again on its next
+    command): a long-lived worker does not keep one per session it ever ran."""
     max_processes: int = Field(default=1024, gt=0)
     """Processes one command may have at once (RLIMIT_NPROC, counted in the sandbox's user namespace with bwrap).
     The kernel does not apply RLIMIT_NPROC to root: a control plane running as root needs pids_cgroup for this."""
@@ -119,10 +122,11 @@ class LocalSandboxProvider:
         self._config = config
         self._root = Path(os.path.realpath(config.root_dir))
         self._bwrap = _find_bwrap(config.isolation)
-        self._networks: dict[str, asyncio.Task[SandboxNetwork]] = {}
-        """Per sandbox, for the life of this worker: every LocalSandbox object of a session shares its network."""
-        # A provider dropped without close() (a CLI command, a test) still lets go of the networks' sockets.
-        weakref.finalize(self, _close_networks_now, self._networks)
+        limits = ProxyLimits(
+            idle_timeout_s=config.egress_idle_timeout_s, max_connection_s=config.egress_max_connection_s
+        )
+        self._networks = NetworkRegistry(config.proxy_port, limits, config.network_idle_release_s)
+        """Every LocalSandbox object of a session shares its network."""
 
     async def create(self, spec: SandboxSpec) -> "LocalSandbox":
         dirs = self._dirs(spec.session_id)
@@ -147,8 +151,7 @@ class LocalSandboxProvider:
         return await self.create(spec)  # create reuses the restored workspace and home
 
     async def close(self) -> None:
-        for session_id in list(self._networks):
-            await self._close_network(session_id)
+        await self._networks.close()
 
     async def delete_snapshot(self, ref: str) -> None:
         await asyncio.to_thread(_local_snapshots.delete, self._root / _local_snapshots.DIR_NAME, ref)
@@ -160,48 +163,13 @@ class LocalSandboxProvider:
     def _sandbox(self, spec: SandboxSpec, dirs: _SessionDirs) -> "LocalSandbox":
         if self._bwrap is None:
             return LocalSandbox(spec, dirs, self._config, None, None)
-        return LocalSandbox(spec, dirs, self._config, self._bwrap, _Networks(self, spec))
-
-    async def _network(self, spec: SandboxSpec) -> SandboxNetwork:
-        task = self._networks.get(spec.session_id)
-        if task is None:
-            c = self._config
-            limits = ProxyLimits(idle_timeout_s=c.egress_idle_timeout_s, max_connection_s=c.egress_max_connection_s)
-            opening = SandboxNetwork.open(spec.network, spec.session_id, c.proxy_port, limits)
-            task = self._networks[spec.session_id] = asyncio.ensure_future(opening)
-        try:
-            return await asyncio.shield(task)  # one caller's cancellation must not fail the others' open
-        except Exception:
-            if self._networks.get(spec.session_id) is task:
-                del self._networks[spec.session_id]  # the next command tries again
-            raise
-
-    async def _close_network(self, session_id: str) -> None:
-        task = self._networks.pop(session_id, None)
-        if task is not None and not task.cancelled() and task.done() and task.exception() is None:
-            await task.result().close()
-        elif task is not None:
-            task.cancel()
+        return LocalSandbox(spec, dirs, self._config, self._bwrap, self._networks)
 
     def _dirs(self, session_id: str) -> _SessionDirs:
         # The id becomes a directory name: anything but a plain name could point elsewhere ("..", "/").
         if not _SESSION_ID.fullmatch(session_id):
             raise SandboxError(f"session id {session_id!r} is not usable as a directory name")
         return _SessionDirs(self._root / session_id)
-
-
-@dataclass(frozen=True)
-class _Networks:
-    """The provider's network registry, seen from one sandbox."""
-
-    provider: LocalSandboxProvider
-    spec: SandboxSpec
-
-    async def get(self) -> SandboxNetwork:
-        return await self.provider._network(self.spec)
-
-    async def close(self) -> None:
-        await self.provider._close_network(self.spec.session_id)
 
 
 class LocalSandbox:
@@ -211,7 +179,7 @@ class LocalSandbox:
         dirs: _SessionDirs,
         config: LocalSandboxConfig,
         bwrap: str | None,
-        networks: _Networks | None,
+        networks: NetworkRegistry | None,
     ) -> None:
         self.id = spec.session_id
         self._spec = spec
@@ -236,34 +204,36 @@ class LocalSandbox:
     ) -> ExecResult:
         self._check_alive()
         sandbox_cwd, host_cwd = self._resolve_cwd(cwd)
-        network = None if self._networks is None else await self._networks.get()
-        command_env = self._command_env(network.env() if network else {}, env or {})
-        argv = self._argv(command, command_env, sandbox_cwd)
-        cgroup = None
-        if self._config.pids_cgroup is not None:
-            cgroup = PidsCgroup(self._config.pids_cgroup, self._config.max_processes)
-            await asyncio.to_thread(cgroup.create)
-            argv = cgroup.wrap(argv)
-        run = CommandRun(
-            argv,
-            env=command_env,
-            cwd=host_cwd,
-            timeout_s=timeout_s,
-            output_limit_bytes=output_limit_bytes,
-            kill_after_output_bytes=self._config.kill_after_output_bytes,
-            on_output=on_output,
-            child_steps=[network.enter] if network else [],
-        )
-        self._runs.add(run)
-        try:
-            result = await run.execute()
-        finally:
-            self._runs.discard(run)
-            hit_process_limit = cgroup is not None and await _release(cgroup)
-        if hit_process_limit:
-            note = f"\n[the command reached the {self._config.max_processes}-process limit: forks were refused]\n"
-            result = result.model_copy(update={"output": result.output + note})
-        return result
+        # Held for the whole command: a network is never released while a command of its sandbox runs.
+        using = contextlib.nullcontext(None) if self._networks is None else self._networks.using(self._spec)
+        async with using as network:
+            command_env = self._command_env(network.env() if network else {}, env or {})
+            argv = self._argv(command, command_env, sandbox_cwd)
+            cgroup = None
+            if self._config.pids_cgroup is not None:
+                cgroup = PidsCgroup(self._config.pids_cgroup, self._config.max_processes)
+                await asyncio.to_thread(cgroup.create)
+                argv = cgroup.wrap(argv)
+            run = CommandRun(
+                argv,
+                env=command_env,
+                cwd=host_cwd,
+                timeout_s=timeout_s,
+                output_limit_bytes=output_limit_bytes,
+                kill_after_output_bytes=self._config.kill_after_output_bytes,
+                on_output=on_output,
+                child_steps=[network.enter] if network else [],
+            )
+            self._runs.add(run)
+            try:
+                result = await run.execute()
+            finally:
+                self._runs.discard(run)
+                hit_process_limit = cgroup is not None and await _release(cgroup)
+            if hit_process_limit:
+                note = f"\n[the command reached the {self._config.max_processes}-process limit: forks were refused]\n"
+                result = result.model_copy(update={"output": result.output + note})
+            return result
 
     async def read_file(self, path: str, *, limit_bytes: int = 10_000_000) -> bytes:
         self._check_alive()
@@ -274,7 +244,7 @@ class LocalSandbox:
         await asyncio.to_thread(_write, self._host_path(path), path, data)
 
     async def loopback(self) -> SandboxLoopback:
-        return HostLoopback() if self._networks is None else await self._networks.get()
+        return HostLoopback() if self._networks is None else await self._networks.get(self._spec)
 
     async def snapshot(self) -> str:
         self._check_alive()
@@ -288,7 +258,7 @@ class LocalSandbox:
         for run in runs:
             await run.wait_stopped()
         if self._networks is not None:
-            await self._networks.close()
+            await self._networks.release(self.id)
         await asyncio.to_thread(_remove_tree, self._dirs.root)
 
     def _check_alive(self) -> None:
@@ -346,13 +316,6 @@ class LocalSandbox:
                 raise SandboxPathError(f"{path} resolves to a place outside the sandbox")
         allowed = ", ".join(sandbox_dir for sandbox_dir, _ in mounts)
         raise SandboxPathError(f"{path} is outside the sandbox (paths must be under {allowed})")
-
-
-def _close_networks_now(networks: dict[str, "asyncio.Task[SandboxNetwork]"]) -> None:
-    for task in networks.values():
-        if task.done() and not task.cancelled() and task.exception() is None:
-            task.result().close_now()
-    networks.clear()
 
 
 async def _release(cgroup: PidsCgroup) -> bool:

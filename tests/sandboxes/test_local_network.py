@@ -243,3 +243,23 @@ def test_a_worker_without_root_fails_closed() -> None:
     assert run.stdout.startswith("ConfigError: the local sandbox needs root"), run.stdout + run.stderr
     assert "RAN" not in run.stdout
     shutil.rmtree(root)
+
+
+async def test_an_idle_sandbox_lets_go_of_its_network_but_never_mid_command(tmp_path: Path) -> None:
+    config = LocalSandboxConfig(root_dir=tmp_path / "sandboxes", isolation="bwrap", network_idle_release_s=0.5)
+    provider = LocalSandboxProvider(config)
+    try:
+        idle, busy, other = [await provider.create(SandboxSpec(session_id=n)) for n in ("idle", "busy", "other")]
+        first = (await idle.exec("readlink /proc/self/ns/net")).output.strip()
+        running = asyncio.create_task(busy.exec("readlink /proc/self/ns/net; sleep 2; readlink /proc/self/ns/net"))
+        await asyncio.sleep(1)
+        await other.exec("true")  # any command sweeps the networks idle for longer than 0.5 s
+        assert first not in namespaces_held()
+        # the busy sandbox's command kept its namespace throughout
+        before, after = (await running).output.split()
+        assert before == after and before in namespaces_held()
+        # the idle one gets a new namespace on its next command
+        again = (await idle.exec("readlink /proc/self/ns/net")).output.strip()
+        assert again != first and again in namespaces_held()
+    finally:
+        await provider.close()
