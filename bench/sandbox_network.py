@@ -47,8 +47,15 @@ async def run_true(sandbox: LocalSandbox, join_namespace: bool) -> float:
     return time.perf_counter() - started
 
 
-async def median_ms(sandbox: LocalSandbox, join_namespace: bool, runs: int) -> float:
-    return statistics.median([await run_true(sandbox, join_namespace) for _ in range(runs)]) * 1000
+async def medians_ms(bare: LocalSandbox, isolated: LocalSandbox, runs: int) -> tuple[float, float, float]:
+    """Interleaved, so a change in the machine's load during the run weighs on the three alike."""
+    times: tuple[list[float], list[float], list[float]] = ([], [], [])
+    for _ in range(runs):
+        times[0].append(await run_true(bare, False))
+        times[1].append(await run_true(isolated, False))
+        times[2].append(await run_true(isolated, True))
+    bare_ms, shared_ms, own_ms = (statistics.median(t) * 1000 for t in times)
+    return bare_ms, shared_ms, own_ms
 
 
 async def main(runs: int) -> None:
@@ -59,9 +66,7 @@ async def main(runs: int) -> None:
         bare = await bare_provider.create(SandboxSpec(session_id="bare"))
         isolated = await isolated_provider.create(SandboxSpec(session_id="isolated"))
         await isolated.exec("true")  # the namespace and proxy exist from here on
-        bare_ms = await median_ms(bare, False, runs)
-        shared_ms = await median_ms(isolated, False, runs)
-        own_ms = await median_ms(isolated, True, runs)
+        bare_ms, shared_ms, own_ms = await medians_ms(bare, isolated, runs)
         openings = []
         for _ in range(20):
             started = time.perf_counter()
