@@ -17,8 +17,8 @@ import pytest
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import SandboxSpec, _process, provider_class
-from harness.sandboxes.base import NetworkPolicy
 from harness.sandboxes._process import _dies_with
+from harness.sandboxes.base import NetworkPolicy
 from harness.sandboxes.local import LocalSandbox, LocalSandboxConfig, LocalSandboxProvider
 
 SECRET = "s3cr3t-" + uuid.uuid4().hex
