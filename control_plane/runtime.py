@@ -26,6 +26,7 @@ from control_plane.metrics import Metrics
 from control_plane.metrics_endpoint import metrics_router
 from control_plane.model_choice import model_config
 from control_plane.notes import NoteStore
+from control_plane.push_policy import PushPolicy
 from control_plane.queue import WorkQueue
 from control_plane.runner import RunnerDeps, SessionRunner
 from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
@@ -195,6 +196,7 @@ class Runtime:
         deps = RunnerDeps(
             store=self.store,
             mirrors=mirrors,
+            pushes=PushPolicy(mirrors, github.pull_heads if github else None),
             provider=provider,
             model=model,
             budget=s.budget(),
