@@ -85,6 +85,9 @@ class Settings(BaseModel):
     """Embedded Redis files, repository mirrors and sandboxes. Default: ~/.local/share/nightshift."""
     redis_url: str | None = None
     """Unset: start a private redis-server under data_dir (append-only file on) and stop it on exit."""
+    insecure_redis: bool = False
+    """The Redis at redis_url is private (only this control plane can reach it): `serve` and `worker` then start
+    even though it answers clients that send no password (they refuse such a Redis otherwise)."""
     api_token: SecretStr | None = None
     """Bearer token for the HTTP API. Unset: `serve` makes one and keeps it in data_dir/api-token."""
     public_url: str = "http://127.0.0.1:8000"
