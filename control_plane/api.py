@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +19,7 @@ from control_plane.api_automations import router as automations_router
 from control_plane.automations import Automations
 from control_plane.cancel import cancel_session
 from control_plane.errors import BadRequest, Conflict, NotFound
+from control_plane.event_cursor import after_id, resume_cursor
 from control_plane.git import GitCredentials
 from control_plane.models import NewMessage, NewSession, Session
 from control_plane.pull_requests import PullRequestStore
@@ -83,7 +84,6 @@ def _authorized(config: Config, creds: Annotated[HTTPAuthorizationCredentials | 
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(_authorized)])
-EventId = Annotated[str | None, Query(pattern=r"^\d+-\d+$")]
 
 
 @router.post("/sessions", status_code=201)
@@ -107,7 +107,10 @@ async def get_session(session_id: str, store: Store) -> Session:
 
 @router.get("/sessions/{session_id}/events")
 async def get_events(
-    session_id: str, store: Store, after: EventId = None, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+    session_id: str,
+    store: Store,
+    after: Annotated[str | None, Depends(after_id)],
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[LoggedEvent]:
     await store.get(session_id)
     return await store.events(session_id, after=after, count=limit)
@@ -124,11 +127,9 @@ async def stream(
     session_id: Annotated[str, Depends(_existing_session)],
     store: Store,
     config: Config,
-    after: EventId = None,
-    last_event_id: Annotated[str | None, Header(pattern=r"^\d+-\d+$")] = None,
+    cursor: Annotated[str, Depends(resume_cursor)],
 ) -> AsyncIterator[ServerSentEvent]:
     """History first, then live events; reconnect with Last-Event-ID to resume without gaps or repeats."""
-    cursor = last_event_id or after or "0-0"
     while True:
         events = await store.wait_events(session_id, after=cursor, block_ms=config.stream_block_ms)
         for item in events:
