@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from control_plane.api_agent import router as agent_router
 from control_plane.api_automations import router as automations_router
+from control_plane.auth_failures import AuthFailures, client_of
 from control_plane.automations import Automations
 from control_plane.cancel import cancel_session
 from control_plane.errors import BadRequest, Conflict, NotFound
@@ -41,6 +42,9 @@ class ApiConfig(BaseModel):
     artifacts_dir: Path | None = None
     """Where sessions' artifacts (screenshots, full tool outputs) are kept: <data_dir>/artifacts."""
     max_repo_notes: int = 50
+    auth_failure_limit: int = 20
+    """Wrong bearer tokens (and web sign-ins) from one client within auth_failure_window_s before 429s."""
+    auth_failure_window_s: int = 300
 
 
 class Created(BaseModel):
@@ -78,8 +82,19 @@ Store = Annotated[SessionStore, Depends(_store)]
 Config = Annotated[ApiConfig, Depends(_config)]
 
 
-def _authorized(config: Config, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    if creds is None or not secrets.compare_digest(creds.credentials.encode(), config.api_token.encode()):
+async def _authorized(
+    request: Request, config: Config, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    failures: AuthFailures = request.app.state.auth_failures
+    client = client_of(request)
+    if (wait_s := await failures.retry_after(client)) is not None:
+        raise HTTPException(
+            429, f"too many wrong tokens from {client}; try again in {wait_s} s", headers={"Retry-After": str(wait_s)}
+        )
+    if creds is None:  # no credential at all is not a guess: not counted
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if not secrets.compare_digest(creds.credentials.encode(), config.api_token.encode()):
+        await failures.failed(client, "API bearer token")
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -193,6 +208,9 @@ def create_app(
     app.state.store, app.state.config = store, config
     app.state.prs, app.state.credentials = PullRequestStore(redis), credentials
     app.state.automations = automations or Automations(redis, {})
+    app.state.auth_failures = AuthFailures(
+        redis, limit=config.auth_failure_limit, window_s=config.auth_failure_window_s
+    )
     app.add_exception_handler(NightshiftError, _errors)
     app.add_exception_handler(RequestValidationError, _invalid_request)
 

@@ -260,6 +260,8 @@ class Runtime:
             public_url=self.settings.public_url,
             artifacts_dir=self.settings.data_dir / "artifacts",
             max_repo_notes=self.settings.max_repo_notes,
+            auth_failure_limit=self.settings.auth_failure_limit,
+            auth_failure_window_s=self.settings.auth_failure_window_s,
         )
         github = self.github()
         webhook = github.router() if github else None  # None without a webhook secret
