@@ -20,6 +20,7 @@ from control_plane.sessions import create_session
 from harness.events import Event
 
 KEY = "sk-bench-not-a-real-key-000000"
+_REDIS_PASSWORD = "bench-redis-password-0000"
 
 
 @contextmanager
@@ -30,15 +31,15 @@ def redis_server() -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL
-        )
+        argv = [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", tmp]
+        # with a password: workers refuse a Redis that answers without one
+        proc = subprocess.Popen([*argv, "--requirepass", _REDIS_PASSWORD], stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
         try:
-            yield f"redis://127.0.0.1:{port}/0"
+            yield f"redis://:{_REDIS_PASSWORD}@127.0.0.1:{port}/0"
         finally:
             proc.terminate()
             proc.wait(10)

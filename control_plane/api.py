@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,9 +16,11 @@ from redis.asyncio import Redis
 
 from control_plane.api_agent import router as agent_router
 from control_plane.api_automations import router as automations_router
+from control_plane.auth_failures import AuthFailures, client_of
 from control_plane.automations import Automations
 from control_plane.cancel import cancel_session
 from control_plane.errors import BadRequest, Conflict, NotFound
+from control_plane.event_cursor import after_id, resume_cursor
 from control_plane.git import GitCredentials
 from control_plane.models import NewMessage, NewSession, Session
 from control_plane.pull_requests import PullRequestStore
@@ -40,6 +42,9 @@ class ApiConfig(BaseModel):
     artifacts_dir: Path | None = None
     """Where sessions' artifacts (screenshots, full tool outputs) are kept: <data_dir>/artifacts."""
     max_repo_notes: int = 50
+    auth_failure_limit: int = 20
+    """Wrong bearer tokens (and web sign-ins) from one client within auth_failure_window_s before 429s."""
+    auth_failure_window_s: int = 300
 
 
 class Created(BaseModel):
@@ -77,13 +82,23 @@ Store = Annotated[SessionStore, Depends(_store)]
 Config = Annotated[ApiConfig, Depends(_config)]
 
 
-def _authorized(config: Config, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    if creds is None or not secrets.compare_digest(creds.credentials.encode(), config.api_token.encode()):
+async def _authorized(
+    request: Request, config: Config, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    failures: AuthFailures = request.app.state.auth_failures
+    client = client_of(request)
+    if (wait_s := await failures.retry_after(client)) is not None:
+        raise HTTPException(
+            429, f"too many wrong tokens from {client}; try again in {wait_s} s", headers={"Retry-After": str(wait_s)}
+        )
+    if creds is None:  # no credential at all is not a guess: not counted
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if not secrets.compare_digest(creds.credentials.encode(), config.api_token.encode()):
+        await failures.failed(client, "API bearer token")
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(_authorized)])
-EventId = Annotated[str | None, Query(pattern=r"^\d+-\d+$")]
 
 
 @router.post("/sessions", status_code=201)
@@ -107,7 +122,10 @@ async def get_session(session_id: str, store: Store) -> Session:
 
 @router.get("/sessions/{session_id}/events")
 async def get_events(
-    session_id: str, store: Store, after: EventId = None, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+    session_id: str,
+    store: Store,
+    after: Annotated[str | None, Depends(after_id)],
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[LoggedEvent]:
     await store.get(session_id)
     return await store.events(session_id, after=after, count=limit)
@@ -124,11 +142,9 @@ async def stream(
     session_id: Annotated[str, Depends(_existing_session)],
     store: Store,
     config: Config,
-    after: EventId = None,
-    last_event_id: Annotated[str | None, Header(pattern=r"^\d+-\d+$")] = None,
+    cursor: Annotated[str, Depends(resume_cursor)],
 ) -> AsyncIterator[ServerSentEvent]:
     """History first, then live events; reconnect with Last-Event-ID to resume without gaps or repeats."""
-    cursor = last_event_id or after or "0-0"
     while True:
         events = await store.wait_events(session_id, after=cursor, block_ms=config.stream_block_ms)
         for item in events:
@@ -192,6 +208,9 @@ def create_app(
     app.state.store, app.state.config = store, config
     app.state.prs, app.state.credentials = PullRequestStore(redis), credentials
     app.state.automations = automations or Automations(redis, {})
+    app.state.auth_failures = AuthFailures(
+        redis, limit=config.auth_failure_limit, window_s=config.auth_failure_window_s
+    )
     app.add_exception_handler(NightshiftError, _errors)
     app.add_exception_handler(RequestValidationError, _invalid_request)
 

@@ -32,6 +32,7 @@ from control_plane.doctor_checks import (
     check_modal,
     check_model,
     check_redis,
+    check_redis_auth,
     check_sandbox,
     check_sentry,
 )
@@ -40,6 +41,7 @@ from control_plane.log_setup import configure_logging
 from control_plane.models import NewSession, Session
 from control_plane.notes import NoteStore
 from control_plane.pull_requests import PullRequestStore
+from control_plane.redis_auth import refuse_open_redis
 from control_plane.render import line
 from control_plane.repo_knowledge import knowledge_at
 from control_plane.runtime import Runtime
@@ -57,12 +59,16 @@ from harness.skills import KnowledgeLimits
 from harness.testing.anthropic_standin import AnthropicStandIn
 
 
-def _settings(config: Path | None) -> Settings:
-    return Settings.load(os.environ, config)
+def _settings(config: Path | None, *, insecure_redis: bool = False) -> Settings:
+    settings = Settings.load(os.environ, config)
+    return settings.model_copy(update={"insecure_redis": True}) if insecure_redis else settings
 
 
-
-
+insecure_redis_option = click.option(
+    "--insecure-redis",
+    is_flag=True,
+    help="REDIS_URL is private to this control plane: accept it even though it answers without a password.",
+)
 
 
 class _LazyGroup(click.Group):
@@ -192,17 +198,26 @@ def demo(config: Path | None) -> None:
 @click.option("--port", type=int, default=None, help="Default: NIGHTSHIFT_PORT or 8000.")
 @click.option("--workers", "concurrency", type=int, default=None, help="Sessions run at once in this process.")
 @click.option("--api-only", is_flag=True, help="No worker in this process: sessions run in `nightshift worker`s.")
+@insecure_redis_option
 @config_option
-def serve(host: str | None, port: int | None, concurrency: int | None, api_only: bool, config: Path | None) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    concurrency: int | None,
+    api_only: bool,
+    insecure_redis: bool,
+    config: Path | None,
+) -> None:
     """Run the HTTP API and a worker in one process."""
-    run_command(_serve(_settings(config), host, port, concurrency, api_only))
+    run_command(_serve(_settings(config, insecure_redis=insecure_redis), host, port, concurrency, api_only))
 
 
 async def _serve(
     settings: Settings, host: str | None, port: int | None, concurrency: int | None, api_only: bool = False
 ) -> None:
     configure_logging(settings.log_format)
-    async with Runtime.open(settings) as rt:
+    async with Runtime.open(settings) as rt:  # reachable first (its own error), then closed to strangers
+        await refuse_open_redis(settings)
         worker = None if api_only else rt.worker(rt.model(), concurrency=concurrency)
         token_hint = "NIGHTSHIFT_API_TOKEN" if settings.api_token else f"the token in {settings.data_dir / 'api-token'}"
         app = rt.api()
@@ -236,15 +251,17 @@ class _Server(uvicorn.Server):
 
 @main.command()
 @click.option("--concurrency", type=int, default=None, help="Sessions run at once (NIGHTSHIFT_WORKER_CONCURRENCY).")
+@insecure_redis_option
 @config_option
-def worker(concurrency: int | None, config: Path | None) -> None:
+def worker(concurrency: int | None, insecure_redis: bool, config: Path | None) -> None:
     """Run a worker against the same Redis as `serve` (REDIS_URL)."""
-    run_command(_worker(_settings(config), concurrency))
+    run_command(_worker(_settings(config, insecure_redis=insecure_redis), concurrency))
 
 
 async def _worker(settings: Settings, concurrency: int | None) -> None:
     configure_logging(settings.log_format)
     async with Runtime.open(settings) as rt:
+        await refuse_open_redis(settings)
         w = rt.worker(rt.model(), concurrency=concurrency)
         loop = asyncio.get_running_loop()
 
@@ -518,11 +535,12 @@ main.add_command(eval_group)
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@insecure_redis_option
 @config_option
-def doctor(as_json: bool, config: Path | None) -> None:
+def doctor(as_json: bool, insecure_redis: bool, config: Path | None) -> None:
     """Check every part of the setup; say what is wrong and how to fix it. Exit status 1 when a check fails."""
     try:
-        settings = _settings(config)
+        settings = _settings(config, insecure_redis=insecure_redis)
     except ConfigError as e:
         report = Report(findings=[Finding(part="config", status="fail", message=str(e))])
     else:
@@ -548,6 +566,7 @@ def _doctor_checks(settings: Settings) -> list[tuple[str, Check]]:
 
     return [
         ("redis", lambda: check_redis(settings)),
+        ("redis-auth", lambda: check_redis_auth(settings)),
         ("model", lambda: check_model(settings)),
         ("github", lambda: check_github(settings)),
         ("slack", lambda: check_slack(settings)),

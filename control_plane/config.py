@@ -85,8 +85,16 @@ class Settings(BaseModel):
     """Embedded Redis files, repository mirrors and sandboxes. Default: ~/.local/share/nightshift."""
     redis_url: str | None = None
     """Unset: start a private redis-server under data_dir (append-only file on) and stop it on exit."""
+    insecure_redis: bool = False
+    """The Redis at redis_url is private (only this control plane can reach it): `serve` and `worker` then start
+    even though it answers clients that send no password (they refuse such a Redis otherwise)."""
     api_token: SecretStr | None = None
     """Bearer token for the HTTP API. Unset: `serve` makes one and keeps it in data_dir/api-token."""
+    auth_failure_limit: int = Field(20, ge=1)
+    """Wrong API bearer tokens and failed web sign-ins one client address may make within auth_failure_window_s;
+    then it is refused (429, Retry-After) until the window ends, whatever it sends. Counted in Redis."""
+    auth_failure_window_s: int = Field(300, ge=1)
+    """The window auth_failure_limit counts in; it starts at a client's first failure."""
     public_url: str = "http://127.0.0.1:8000"
     """Where people reach the API and web UI; used in links to sessions."""
     anthropic_api_key: SecretStr | None = None

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError, ResponseError
 from control_plane.config import Settings
 from control_plane.doctor import Finding
 from control_plane.embedded_redis import EmbeddedRedis
+from control_plane.redis_auth import FIX, lets_anyone_in
 from control_plane.sandbox_runtime import sandbox_provider
 from harness.errors import ConfigError, ModelAPIError, NightshiftError, SandboxError
 from harness.providers import ModelChoice
@@ -86,6 +87,23 @@ async def check_redis(settings: Settings) -> Finding:
         )
     finally:
         await client.aclose()
+
+
+async def check_redis_auth(settings: Settings) -> Finding:
+    """A TCP Redis must want a password: serve and worker refuse one that does not (control_plane/redis_auth.py)."""
+    if settings.redis_url is None:
+        return Finding(part="redis-auth", status="ok", message="embedded: a unix socket inside the data dir")
+    try:
+        open_ = await lets_anyone_in(settings.redis_url)
+    except (RedisError, OSError) as e:
+        return Finding(part="redis-auth", status="skip", message=f"not checked, Redis not reached: {e}")
+    if not open_:
+        return Finding(part="redis-auth", status="ok", message="a client without a password is refused")
+    if settings.insecure_redis:
+        message = "answers clients without a password; declared private (--insecure-redis)"
+        return Finding(part="redis-auth", status="warn", message=message, fix=FIX)
+    message = "answers clients without a password: anyone who reaches it can rewrite sessions (serve refuses it)"
+    return Finding(part="redis-auth", status="fail", message=message, fix=FIX)
 
 
 def _redacted(url: str) -> str:

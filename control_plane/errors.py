@@ -7,7 +7,8 @@ NightshiftError
  │    └── RepoUnreachable       the repository cannot be listed with git
  ├── Conflict                   the session is not in a state that allows this
  │    └── OriginTaken           another session already holds this origin (issue, PR, thread)
- └── GitError                   a git command in the control plane failed
+ ├── GitError                   a git command in the control plane failed
+ └── PushRefused                the push policy refused a session's branch (control_plane/push_policy.py)
 """
 
 from harness.errors import NightshiftError
@@ -39,3 +40,7 @@ class GitError(NightshiftError):
     def __init__(self, command: str, stderr: str) -> None:
         super().__init__(f"git {command} failed: {stderr.strip()[-2000:]}")
         self.stderr = stderr
+
+
+class PushRefused(NightshiftError):
+    pass

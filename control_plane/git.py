@@ -154,7 +154,16 @@ class Mirrors:
         await git("fetch", "--quiet", str(bundle), f"+{src_ref}:{dst_ref}", cwd=mirror)
         return (await git("rev-parse", dst_ref, cwd=mirror)).strip()
 
+    async def default_branch(self, repo: str) -> str | None:
+        """The branch the remote's HEAD names now (None when it names none), asked of the remote, not the mirror."""
+        listing = await git("ls-remote", "--symref", "--", repo, "HEAD", timeout_s=60, env=await self._env(repo))
+        for line in listing.splitlines():
+            if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
+                return line.removeprefix("ref: refs/heads/").removesuffix("\tHEAD")
+        return None
+
     async def push(self, mirror: Path, repo: str, ref: str, branch: str) -> None:
+        """Only through control_plane.push_policy.PushPolicy, which decides whether `branch` may be pushed to."""
         await git("push", "--quiet", "--", repo, f"{ref}:refs/heads/{branch}", cwd=mirror, env=await self._env(repo))
 
 

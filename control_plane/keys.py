@@ -242,3 +242,8 @@ DAILY_SPEND_TTL_S = 3 * 24 * 3600
 """A day's spend is kept a little past the day, for people looking at yesterday's figures."""
 METRICS = PREFIX + "metrics"
 """Hash: Prometheus series (name + labels as JSON) -> value, summed over every process (control_plane.metrics)."""
+
+
+def auth_failures(client: str) -> str:
+    """String (count), expiring at the end of its window: wrong API tokens and sign-ins from one client address."""
+    return f"{PREFIX}auth-failures:{client}"

@@ -20,7 +20,7 @@ class Session(BaseModel):
     base: str | None
     """Ref or commit the work starts from; None means the repository's default branch."""
     branch: str
-    """Branch the control plane pushes the work to."""
+    """Branch the control plane pushes the work to, if control_plane/push_policy.py allows it at push time."""
     title: str
     source: Source
     requested_by: str
@@ -73,7 +73,10 @@ class NewSession(BaseModel):
     source: Source = "api"
     title: str | None = Field(None, max_length=200, description="Default: the prompt's first line.")
     branch: str | None = Field(
-        None, max_length=250, description="Branch to push to (e.g. a PR's own branch). Default: a new one."
+        None,
+        max_length=250,
+        description="The head branch of the pull request `origin` names, to push to (re-checked with GitHub at push "
+        "time; any other branch is refused then). Default: a new nightshift/<slug>-<session id> branch.",
     )
     upstream: str | None = Field(None, max_length=250, description="Branch the work is to be merged into.")
     origin: str | None = Field(None, max_length=500, description="Origin key; one origin maps to one session.")

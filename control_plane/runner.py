@@ -14,6 +14,7 @@ from control_plane.git import Mirrors
 from control_plane.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS, SANDBOX_START_SECONDS, TOOL_SECONDS, Metrics
 from control_plane.models import Session
 from control_plane.observers import RunObserver
+from control_plane.push_policy import PushPolicy
 from control_plane.store import SessionStore
 from control_plane.tracing import NoTracing, RunTrace, Tracing
 from control_plane.warm_start import SandboxStarts
@@ -65,6 +66,8 @@ class StopRequest:
 class RunnerDeps:
     store: SessionStore
     mirrors: Mirrors
+    pushes: PushPolicy
+    """Every push goes through it: the session's own branch or its pull request's head, as the forge says now."""
     provider: SandboxProvider
     model: Model
     budget: Budget
@@ -288,7 +291,7 @@ class SessionRunner:
         commit = await workspace.collect(sandbox, self.d.mirrors, mirror, ref, message)
         if commit is None or session.read_only:
             return  # read-only (a fork's PR): the work stays in the mirror, nothing is pushed
-        await self.d.mirrors.push(mirror, session.repo, ref, session.branch)
+        await self.d.pushes.push(session, mirror, ref)
         await self.d.store.append(
             session.id, BranchPushed(branch=session.branch, commit=commit, remote=session.repo, checkpoint=checkpoint)
         )

@@ -26,6 +26,7 @@ from control_plane.metrics import Metrics
 from control_plane.metrics_endpoint import metrics_router
 from control_plane.model_choice import model_config
 from control_plane.notes import NoteStore
+from control_plane.push_policy import PushPolicy
 from control_plane.queue import WorkQueue
 from control_plane.runner import RunnerDeps, SessionRunner
 from control_plane.sandbox_runtime import sandbox_provider, sandbox_starts
@@ -200,6 +201,7 @@ class Runtime:
         deps = RunnerDeps(
             store=self.store,
             mirrors=mirrors,
+            pushes=PushPolicy(mirrors, github.pull_heads if github else None),
             provider=provider,
             model=model,
             budget=s.budget(),
@@ -263,6 +265,8 @@ class Runtime:
             public_url=self.settings.public_url,
             artifacts_dir=self.settings.data_dir / "artifacts",
             max_repo_notes=self.settings.max_repo_notes,
+            auth_failure_limit=self.settings.auth_failure_limit,
+            auth_failure_window_s=self.settings.auth_failure_window_s,
         )
         github = self.github()
         webhook = github.router() if github else None  # None without a webhook secret

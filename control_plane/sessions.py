@@ -5,7 +5,8 @@ import uuid
 
 from control_plane.errors import BadRequest, OriginTaken
 from control_plane.git import GitCredentials, check_repo, normalize_repo
-from control_plane.models import NewMessage, NewSession, Session, slug, title_of
+from control_plane.models import NewMessage, NewSession, Session, title_of
+from control_plane.push_policy import owned_branch
 from control_plane.store import SessionStore
 from harness.events import SessionCreated, StatusChanged, UserMessage
 
@@ -39,7 +40,7 @@ async def create_session(
         id=session_id,
         repo=repo,
         base=req.base,
-        branch=req.branch or f"nightshift/{slug(title)}-{session_id[:6]}",
+        branch=req.branch or owned_branch(title, session_id),
         title=title,
         source=req.source,
         requested_by=req.requested_by,

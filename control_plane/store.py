@@ -133,7 +133,8 @@ class SessionStore:
         fields = await self.redis.hgetall(keys.session(session_id))
         if not fields:
             raise NotFound(f"no session {session_id!r}")
-        return Session.from_redis(fields)
+        # The id is the key's: a record edited behind our back cannot claim another session's id (push_policy.py).
+        return Session.from_redis({**fields, "id": json.dumps(session_id)})
 
     async def exists(self, session_id: str) -> bool:
         return bool(await self.redis.exists(keys.session(session_id)))

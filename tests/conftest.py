@@ -17,6 +17,8 @@ from control_plane.runtime import Runtime
 from harness.testing.anthropic_standin import AnthropicStandIn
 
 collect_ignore = ["fixtures"]  # test files there belong to the repositories the eval fixtures build, not to us
+REDIS_PASSWORD = "test-redis-password-5e1d07c2"
+"""The test Redis servers want a password, as a deployed one must (serve and worker refuse one that does not)."""
 
 
 def free_port() -> int:
@@ -45,8 +47,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert binary, "redis-server is required for the tests: run ./install.sh"
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        [*argv, "--dir", str(workdir), "--requirepass", REDIS_PASSWORD],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -57,25 +60,27 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
         assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
         time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    yield f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
 
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Start redis-servers of the test's own, with the given arguments (persistence...); stopped after the test."""
+    """Start redis-servers of the test's own, with the given arguments (persistence...); stopped after the test.
+    They want REDIS_PASSWORD unless `password` is None (a server open to anyone, for the tests that refuse one)."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(*args: str) -> str:
+    def start(*args: str, password: str | None = REDIS_PASSWORD) -> str:
         port = free_port()
         argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), *args]
+        argv += ["--requirepass", password] if password else []
         procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         deadline = time.monotonic() + 10
         while not _listening(port):
             assert time.monotonic() < deadline and procs[-1].poll() is None, "redis-server did not start"
             time.sleep(0.05)
-        return f"redis://127.0.0.1:{port}/0"
+        return f"redis://:{password}@127.0.0.1:{port}/0" if password else f"redis://127.0.0.1:{port}/0"
 
     yield start
     for proc in procs:

@@ -124,6 +124,10 @@ def test_the_compose_file_sets_only_settings_that_exist() -> None:
         assert set(COMPOSE["services"][name]["environment"]) <= KNOWN_VARIABLES
     redis = COMPOSE["services"]["redis"]
     assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    # serve and worker refuse a Redis that answers without a password: the one here wants one, the URLs carry it
+    assert redis["command"][redis["command"].index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+    for name in ("api", "worker"):
+        assert COMPOSE["services"][name]["environment"]["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
 
 
 def test_the_deploy_docs_name_only_settings_that_exist() -> None:

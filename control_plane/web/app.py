@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from control_plane.auth_failures import AuthFailures
 from control_plane.config import Settings
 from control_plane.errors import BadRequest, Conflict, NotFound
 from control_plane.git import GitCredentials
@@ -50,6 +51,9 @@ def create_web_app(
     app.state.credentials = credentials
     app.state.cookies = SessionCookies(
         config.signing_key(), max_age_s=config.session_max_age_s, secure=config.secure_cookies
+    )
+    app.state.auth_failures = AuthFailures(
+        store.redis, limit=config.auth_failure_limit, window_s=config.auth_failure_window_s
     )
     app.state.hub = LiveHub(store, renderer.event, summary_json, block_ms=config.stream_block_ms)
     app.add_exception_handler(LoginRequired, _login_required)

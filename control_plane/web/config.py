@@ -35,6 +35,9 @@ class WebConfig(BaseModel):
     page_size: int = 50
     scan_limit: int = 2_000
     """Most session records one list page reads while filtering by status; see listing.py."""
+    auth_failure_limit: int = 20
+    """Failed sign-ins (and wrong API tokens) from one client within auth_failure_window_s before 429s."""
+    auth_failure_window_s: int = 300
 
     @property
     def secure_cookies(self) -> bool:
@@ -54,6 +57,8 @@ def web_config(settings: Settings, api_token: str) -> WebConfig:
         public_url=settings.public_url,
         max_prompt_bytes=settings.max_prompt_bytes,
         github=_github(settings),
+        auth_failure_limit=settings.auth_failure_limit,
+        auth_failure_window_s=settings.auth_failure_window_s,
     )
 
 

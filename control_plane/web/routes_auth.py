@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from control_plane.auth_failures import AuthFailures, client_of
 from control_plane.web.auth import Actor, Browser, Config, Cookies, CsrfRejected, check_csrf, config, safe_next
 from control_plane.web.cookies import SessionCookies, Viewer, WebSession
 from control_plane.web.oauth import OAuthError, authorize_url, sign_in
@@ -54,7 +55,15 @@ async def login_with_token(
     if session is None:
         return _login_page(request, jar.new(), jar, error="Your sign-in form had expired; try again.", status=400)
     await check_csrf(request, session.csrf)
+    failures: AuthFailures = request.app.state.auth_failures
+    client = client_of(request)
+    if (wait_s := await failures.retry_after(client)) is not None:
+        error = f"Too many failed sign-ins from your address: try again in {wait_s} s."
+        response = _login_page(request, session, jar, error=error, status=429)
+        response.headers["Retry-After"] = str(wait_s)
+        return response
     if not secrets.compare_digest(token.encode(), cfg.api_token.get_secret_value().encode()):
+        await failures.failed(client, "web sign-in")
         return _login_page(request, session, jar, error="That is not this server's API token.", status=401)
     if not NAME.fullmatch(name):
         error = "Your name: letters, digits and . _ @ - only, up to 60 characters."

@@ -7,9 +7,10 @@ does it by itself) and the stream resumes after it, so a dropped connection lose
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
+from control_plane.event_cursor import resume_cursor
 from control_plane.store import SessionStore
 from control_plane.web import sse
 from control_plane.web.auth import Config, StreamViewer
@@ -20,7 +21,6 @@ from control_plane.web.templating import Renderer
 from harness.transcript import id_after
 
 router = APIRouter()
-EventId = Annotated[str | None, Query(pattern=r"^\d+-\d+$")]
 
 
 async def _watchable(session_id: str, store: Store, hub: Hub) -> str:
@@ -37,10 +37,8 @@ async def live(
     hub: Hub,
     render: Render,
     cfg: Config,
-    after: EventId = None,
-    last_event_id: Annotated[str | None, Header(pattern=r"^\d+-\d+$")] = None,
+    cursor: Annotated[str, Depends(resume_cursor)],
 ) -> StreamingResponse:
-    cursor = last_event_id or after or "0-0"
     stream = _stream(session_id, cursor, store, hub, render, cfg.stream_block_ms / 1000)
     return StreamingResponse(stream, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 

@@ -17,6 +17,7 @@ from integrations.github.endpoint import webhook_router
 from integrations.github.handler import DeliveryHandler
 from integrations.github.intake import DeliveryConsumer, DeliveryQueue
 from integrations.github.publisher import PullRequestPublisher
+from integrations.github.pull_heads import PullRequestHeads
 from integrations.github.threads import Threads
 
 __all__ = ["GitHub", "GitHubConfig"]
@@ -27,6 +28,7 @@ class GitHub:
 
     - `credentials`: control_plane.git.GitCredentials, so mirrors clone and push with the App's tokens;
     - `publisher`:   control_plane.observers.RunObserver, opening PRs and answering in threads;
+    - `pull_heads`:  control_plane.push_policy.PullRequestHeads, a PR's head branch asked at push time;
     - `router()`:    POST /webhooks/github, whose lifespan runs `consumer` (which also runs code reviews).
 
     `review_model` gives the model code reviews use; called per review, so it may open its client lazily.
@@ -44,6 +46,7 @@ class GitHub:
         self.config = config
         self.auth = GitHubAuth(config)
         self.api = GitHubApi(self.auth)
+        self.pull_heads = PullRequestHeads(self.auth, self.api)
         threads, prs = Threads(redis), PullRequestStore(redis)
         mirrors = Mirrors(mirrors_dir, credentials=self.auth)
         self.queue = DeliveryQueue(redis)

@@ -75,6 +75,7 @@ def test_a_working_setup_is_all_ok(tmp_path: Path, persistent_redis: str) -> Non
         )
     assert lines == [
         "OK    redis       reachable; append-only file on",
+        "OK    redis-auth  a client without a password is refused",
         "OK    model       API key accepted; claude-sonnet-4-6 available",
         "OK    github      App nightshift (id 4242), installed on acme, globex",
         "OK    slack       bot nightshift in Nightshift Test, every scope granted; events at "
@@ -105,6 +106,58 @@ def test_a_wrong_redis_url_fails_with_the_fix(tmp_path: Path) -> None:
         "path"
     )
     assert code == 1
+
+
+ACL_USER = ("--user", "nightshift", "on", ">s3cret-pw", "~*", "&*", "+@all")
+OPEN_REDIS_FIX = (
+    "                  fix: require a password: an ACL user (`ACL SETUSER nightshift on >PASSWORD ~* &* +@all` and "
+    "`ACL SETUSER default off`) or `requirepass PASSWORD`, put it in REDIS_URL "
+    "(redis://nightshift:PASSWORD@host:6379/0), and use rediss:// (TLS) when the connection leaves the machine; see "
+    "docs/deploy.md. If only this control plane can reach that Redis, say so with --insecure-redis or "
+    "NIGHTSHIFT_INSECURE_REDIS=true"
+)
+
+
+def test_a_redis_that_answers_without_a_password_fails_with_the_fix(
+    tmp_path: Path, redis_server: Callable[..., str]
+) -> None:
+    url = redis_server("--appendonly", "yes", password=None)
+    code, lines = doctor(tmp_path, REDIS_URL=url)
+    assert finding(lines, "redis-auth") == [
+        "FAIL  redis-auth  answers clients without a password: anyone who reaches it can rewrite sessions (serve "
+        "refuses it)",
+        OPEN_REDIS_FIX,
+    ]
+    assert code == 1
+
+
+def test_a_password_in_the_url_is_not_enough_when_the_server_lets_anyone_in(
+    tmp_path: Path, redis_server: Callable[..., str]
+) -> None:
+    """An ACL user with a password, but the default user still open: a client without credentials gets in."""
+    url = redis_server("--appendonly", "yes", *ACL_USER, password=None)
+    code, lines = doctor(tmp_path, REDIS_URL=url.replace("redis://", "redis://nightshift:s3cret-pw@"))
+    assert finding(lines, "redis")[0] == "OK    redis       reachable; append-only file on"  # the URL's user works
+    assert finding(lines, "redis-auth")[0].startswith("FAIL  redis-auth  answers clients without a password")
+    assert code == 1
+
+
+def test_a_redis_declared_private_is_a_warning(tmp_path: Path, redis_server: Callable[..., str]) -> None:
+    url = redis_server("--appendonly", "yes", password=None)
+    for args, env in ((("--insecure-redis",), {}), ((), {"NIGHTSHIFT_INSECURE_REDIS": "true"})):
+        _, lines = doctor(tmp_path, *args, REDIS_URL=url, **env)
+        assert finding(lines, "redis-auth") == [
+            "WARN  redis-auth  answers clients without a password; declared private (--insecure-redis)",
+            OPEN_REDIS_FIX,
+        ]
+
+
+def test_an_acl_user_with_a_password_and_the_default_user_off_is_ok(
+    tmp_path: Path, redis_server: Callable[..., str]
+) -> None:
+    url = redis_server("--appendonly", "yes", *ACL_USER, "--user", "default", "off", password=None)
+    _, lines = doctor(tmp_path, REDIS_URL=url.replace("redis://", "redis://nightshift:s3cret-pw@"))
+    assert finding(lines, "redis-auth") == ["OK    redis-auth  a client without a password is refused"]
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,9 @@ def fuzz_settings(data_dir: Path, redis_url: str, slack_api_url: str, repo: str)
             "slack_api_url": slack_api_url,
             "sentry_client_secret": SecretStr(SENTRY_SECRET),
             "webhooks": {"deploy": hook},
+            # One client sending thousands of wrong tokens on purpose: the per-client limit would turn the rest of
+            # its cases into 429s (that limit has its own tests: tests/web/test_auth_failures.py).
+            "auth_failure_limit": 1_000_000,
         }
     )
 

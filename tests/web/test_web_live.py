@@ -133,6 +133,20 @@ async def test_an_unknown_session_stream_is_a_404(server: WebServerThread) -> No
         assert (await client.get("/sessions/nope/live")).status_code == 404
 
 
+@pytest.mark.parametrize("cursor", ["99999999999999999999-0", "0-18446744073709551616", "1-2-3"])
+async def test_a_malformed_cursor_is_a_400_not_a_redis_error(
+    server: WebServerThread, redis: Redis, cursor: str
+) -> None:
+    session = await seed(SessionStore(redis), status="finished")
+    async with signed_in_client(server.base_url) as client:
+        url, wants = f"/sessions/{session.id}/live", {"Accept": "application/json"}
+        by_query = await client.get(url, params={"after": cursor}, headers=wants)
+        by_header = await client.get(url, headers={"Last-Event-ID": cursor, **wants})
+    assert (by_query.status_code, by_header.status_code) == (400, 400)
+    assert by_query.json()["detail"].startswith(f"after '{cursor}' is not an event id")
+    assert by_header.json()["detail"].startswith(f"Last-Event-ID '{cursor}' is not an event id")
+
+
 # --- the shared loop ------------------------------------------------------------------------------------------------
 
 
