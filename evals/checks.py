@@ -39,9 +39,10 @@ class CheckResult(BaseModel):
         return self.hidden.passed and (self.kept is None or self.kept.passed)
 
 
-def check_sandboxes(root: Path, hidden_paths: list[Path]) -> LocalSandboxProvider:
-    """Where checks run: a sandbox per check under root, with hidden_paths (data dir, config, HOME) out of sight."""
-    return LocalSandboxProvider(LocalSandboxConfig(root_dir=root, hidden_paths=hidden_paths, network=False))
+def check_sandboxes(root: Path) -> LocalSandboxProvider:
+    """Where checks run: a sandbox per check under root, no network; it sees /usr and a minimal /etc, not the host's
+    home, data dir or config."""
+    return LocalSandboxProvider(LocalSandboxConfig(root_dir=root, network=False))
 
 
 async def run_check(task: Task, checkout: Path, summary: str, sandboxes: LocalSandboxProvider) -> CheckResult:
