@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import io
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -268,6 +270,44 @@ async def test_a_restored_snapshot_belongs_to_the_new_sessions_user(tmp_path: Pa
     assert result.output.split("\n")[:3] == ["built", "more", "cfg"]
     assert result.output.split("\n")[3] != (await source.exec("id -u")).output.strip() or os.geteuid() != 0
     assert Path("/etc/passwd").stat().st_uid == 0  # chown -R did not follow the link
+
+
+def a_wheel() -> bytes:
+    """A pure-Python wheel made by hand, so pip installs it with no network and no build backend."""
+    files = {
+        "mypkg/__init__.py": "ANSWER = 42\n",
+        "mypkg-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n",
+        "mypkg-0.1.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{name},,\n" for name in [*files, "mypkg-0.1.dist-info/RECORD"])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        for name, text in {**files, "mypkg-0.1.dist-info/RECORD": record}.items():
+            wheel.writestr(name, text)
+    return buffer.getvalue()
+
+
+async def test_toolchains_work_in_the_minimal_root(tmp_path: Path) -> None:
+    sb = await make_provider(tmp_path, "bwrap", network=False).create(SandboxSpec(session_id="s1"))
+    await sb.write_file("dist/mypkg-0.1-py3-none-any.whl", a_wheel())
+    steps = {  # name: (command, the last line it prints)
+        "git": (
+            "git init -q r && cd r && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m m "
+            "&& git log --format=%s",
+            "m",
+        ),
+        "venv+pip": (
+            "python3 -m venv venv && venv/bin/pip install -q --no-index dist/mypkg-0.1-py3-none-any.whl "
+            "&& venv/bin/python -c 'import mypkg; print(mypkg.ANSWER)'",
+            "42",
+        ),
+        "node": ("node -e 'console.log(require(\"os\").userInfo().username)'", "agent"),
+        "gcc": ("printf 'int main(void){return 7;}' > a.c && gcc a.c -o a; ./a; echo $?", "7"),
+        "make": ("printf 'all:\\n\\t@echo made\\n' > Makefile && make", "made"),
+    }
+    for name, (command, last_line) in steps.items():
+        result = await sb.exec(command, timeout_s=300)
+        assert (result.exit_code, result.output.split("\n")[-2]) == (0, last_line), f"{name}: {result.output}"
 
 
 async def test_read_only_paths_widen_the_view(host_dir: Path) -> None:

@@ -96,3 +96,40 @@ async def test_session_survives_runaway_commands(
     assert "process limit: forks were refused" in bomb
     assert "[killed: the command printed more than 50000000 bytes]" in flood
     assert "[killed after 3 s: the command timed out]" in endless
+
+
+QUOTA = 20 * 1024**2
+
+
+async def test_a_session_over_its_disk_quota_is_stopped_until_it_frees_space(tmp_path: Path) -> None:
+    sb = await provider(tmp_path, disk_quota_bytes=QUOTA).create(SandboxSpec(session_id="s1"))
+    # Past the quota, then waiting: the measurement during the command finds it and kills it.
+    filler = await sb.exec("head -c 41943040 /dev/zero > big.bin; sleep 60", timeout_s=60)
+    assert filler.exit_code is None and not filler.timed_out
+    assert filler.output.endswith(
+        "[killed: the sandbox uses 40 MiB of its 20 MiB disk quota; delete files (rm) to free space]\n"
+    )
+    # Over the quota, a command runs but cannot grow a file, and is told why.
+    refused = await sb.exec("echo more > small.txt")
+    assert refused.output.startswith(
+        "[the sandbox uses 40 MiB of its 20 MiB disk quota: files cannot grow until you delete some (rm)]\n"
+    )
+    assert refused.exit_code == 153  # 128 + SIGXFSZ
+    assert (tmp_path / "sandboxes/s1/workspace/small.txt").stat().st_size == 0
+    # Deleting is what it may do; then commands write again.
+    freed = await sb.exec("rm big.bin && echo freed")
+    assert freed.output.endswith("freed\n")
+    again = await sb.exec("echo more > small.txt && cat small.txt")
+    assert (again.exit_code, again.output) == (0, "more\n")
+    await sb.terminate()
+
+
+async def test_other_sessions_are_not_affected_by_one_over_its_quota(tmp_path: Path) -> None:
+    sandboxes = provider(tmp_path, disk_quota_bytes=QUOTA)
+    full = await sandboxes.create(SandboxSpec(session_id="full"))
+    other = await sandboxes.create(SandboxSpec(session_id="other"))
+    await full.exec("head -c 41943040 /dev/zero > big.bin; sleep 60", timeout_s=60)
+    result = await other.exec("head -c 10485760 /dev/zero > half.bin && echo written")
+    assert (result.exit_code, result.output) == (0, "written\n")
+    await full.terminate()
+    await other.terminate()
