@@ -81,7 +81,9 @@ async def run_to_end(rt: Runtime, repo: Path | str, prompt: str, timeout_s: floa
         return await wait_status(rt, session.id, set(TERMINAL_STATUSES), timeout_s)
 
 
-def spawn_worker(rt: Runtime, standin: AnthropicStandIn, name: str, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
+def spawn_worker(
+    rt: Runtime, standin: AnthropicStandIn, name: str, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
     """A `nightshift worker` process on the test Redis and stand-in; its output goes to the returned file."""
     environ = {
         "PATH": os.environ["PATH"],
