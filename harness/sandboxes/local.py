@@ -347,6 +347,8 @@ def _bwrap_argv(
         *("--dev", "/dev", "--proc", "/proc"),
         # Shared memory for the sandbox user (Python's multiprocessing, Chromium): RAM, so capped like the quota's tmp.
         *("--perms", "1777", "--size", str(_SHM_BYTES), "--tmpfs", "/dev/shm"),
+        # /dev itself belongs to bwrap's user namespace when the worker is not root: no files there (RAM, unquota'd).
+        *("--remount-ro", "/dev"),
         *("--bind", str(dirs.tmp), _BWRAP_VIEW.tmp),
         *("--bind", str(dirs.home), _BWRAP_VIEW.home),
         *("--bind", str(dirs.workspace), _BWRAP_VIEW.workdir),
