@@ -206,9 +206,8 @@ async def test_the_root_holds_only_what_toolchains_need(host_dir: Path) -> None:
     assert not {"shadow", "gitconfig", "pip.conf", "npmrc", "sudoers"} & set(etc.split())
 
 
-async def test_writes_outside_workspace_home_and_tmp_fail(sandbox: LocalSandbox, isolation: str) -> None:
-    if isolation == "none":
-        pytest.skip("without bwrap a command writes wherever the worker's user may")
+async def test_writes_outside_workspace_home_and_tmp_fail(tmp_path: Path) -> None:
+    sandbox = await make_provider(tmp_path, "bwrap").create(SandboxSpec(session_id="s1"))
     outside = ["/x", "/usr/x", "/etc/x", "/etc/passwd", "/dev/x", "/home/x", "/proc/sys/kernel/hostname"]
     result = await sandbox.exec(
         " ".join(f"(echo x > {p}) 2>/dev/null && echo WROTE {p};" for p in outside)
