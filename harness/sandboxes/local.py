@@ -116,9 +116,9 @@ _BWRAP_VIEW = _View(workdir="/workspace", home="/home/agent", tmp="/tmp")
 
 class LocalSandboxProvider:
     name = "local"
-    runtime = "local-2"
-    """Bump when the layout of a local snapshot changes: older snapshots are then refused and rebuilt.
-    local-2: files owned by the session's uid, not root."""
+    runtime = "local-1"
+    """Bump when the layout of a local snapshot changes: older snapshots are then refused and rebuilt. (Who owns the
+    files is not part of it: a restore hands the copy to the new session's uid whatever uid it was taken from.)"""
 
     def __init__(self, config: LocalSandboxConfig) -> None:
         self._config = config
