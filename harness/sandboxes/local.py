@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import _local_snapshots, _rootfs, _sandbox_user
@@ -46,6 +46,8 @@ _SHM_BYTES = 512 * 1024**2
 
 
 class LocalSandboxConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a setting that no longer exists (hidden_paths) must not pass silently
+
     root_dir: Path
     """Where sandboxes live: one directory per session."""
     isolation: Literal["auto", "bwrap", "none"] = "auto"

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
 from harness.sandboxes import SandboxSpec, _process, provider_class
@@ -660,3 +661,9 @@ async def test_attaching_stops_what_a_dead_worker_left_running(tmp_path: Path, i
         assert (await attached.exec("echo still usable")).output == "still usable\n"
     finally:
         orphan.kill()
+
+
+def test_an_unknown_setting_is_refused(tmp_path: Path) -> None:
+    # hidden_paths was removed with the allow-list root: a config still naming it must not pass as if it worked.
+    with pytest.raises(ValidationError, match="hidden_paths"):
+        LocalSandboxConfig.model_validate({"root_dir": tmp_path, "hidden_paths": [tmp_path]})
