@@ -93,6 +93,8 @@ class DiskQuota:
 def _du(root: Path) -> int:
     # -x: one file system; hard links (git's objects) counted once; blocks, not apparent sizes (sparse files).
     done = subprocess.run(["du", "-sxB1", "--", str(root)], capture_output=True, text=True)
+    if done.returncode != 0 and not root.exists():
+        return 0  # terminated while being measured: nothing left to count
     if not done.stdout:
         raise SandboxError(f"cannot measure the sandbox's disk usage: {done.stderr.strip()[-500:]}")
     if done.returncode != 0:

@@ -3,6 +3,7 @@ that never ends. Each gets a clear tool error, the sandbox stays usable, and not
 
 The fork bomb runs only under a pids cgroup with a small cap, set before the bomb starts (the machine is shared)."""
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,18 @@ async def test_fork_bomb_hits_the_process_cap_and_leaves_nothing(tmp_path: Path,
     assert result.timed_out and result.exit_code is None
     assert f"[the command reached the {MAX_PROCESSES}-process limit: forks were refused]" in result.output
     assert [p for p in pids_cgroup.iterdir() if p.is_dir()] == []  # every process of it is gone
+    after = await sb.exec("echo alive")
+    assert (after.exit_code, after.output) == (0, "alive\n")
+    await sb.terminate()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a uid of the session's own exists only when the worker is root")
+async def test_a_root_worker_caps_a_fork_bomb_without_a_cgroup(tmp_path: Path) -> None:
+    """The kernel never applies RLIMIT_NPROC to uid 0; commands now run as the session's own uid, so it holds, and
+    counts only this session's processes."""
+    sb = await provider(tmp_path, max_processes=MAX_PROCESSES).create(SandboxSpec(session_id="s1"))
+    result = await sb.exec(FORK_BOMB, timeout_s=3)
+    assert result.timed_out and "fork: retry: Resource temporarily unavailable" in result.output
     after = await sb.exec("echo alive")
     assert (after.exit_code, after.output) == (0, "alive\n")
     await sb.terminate()
