@@ -201,7 +201,7 @@ class LocalSandbox:
         command_env = self._command_env(env or {})
         over_quota = await self._quota.over()
         # Over the quota a command may still delete files, but cannot grow any (RLIMIT_FSIZE 0).
-        argv = self._argv(command, command_env, sandbox_cwd, max_file_bytes=0 if over_quota else None)
+        argv = self._argv(command, command_env, sandbox_cwd, max_file_bytes=None if over_quota is None else 0)
         cgroup = None
         if self._config.pids_cgroup is not None:
             cgroup = PidsCgroup(self._config.pids_cgroup, self._config.max_processes)
