@@ -91,11 +91,14 @@ class _Places:
         self._made = {"/"}
 
     def same_place(self, path: str) -> None:
-        """A host path at the same place, read-only: a symlink stays a symlink (/bin -> usr/bin, /etc/localtime)."""
-        if os.path.islink(path):
+        """A host path at the same place, read-only. A symlink into /usr stays a symlink (/bin -> usr/bin,
+        /etc/localtime); one to elsewhere (resolv.conf -> /run/systemd/resolve/...) becomes what it points to, as
+        the target's directory is not in the sandbox."""
+        real = os.path.realpath(path)
+        if os.path.islink(path) and real.startswith("/usr/"):
             self.add(path, "--symlink", os.readlink(path))
-        elif os.path.exists(path):
-            self.add(path, "--ro-bind", path)
+        elif os.path.exists(real):
+            self.add(path, "--ro-bind", real)
 
     def add(self, dest: str, how: str, source: str) -> None:
         self._parents(dest)

@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
-from harness.sandboxes import SandboxSpec, _process, provider_class
+from harness.sandboxes import SandboxSpec, _process, _rootfs, provider_class
 from harness.sandboxes._process import _dies_with
 from harness.sandboxes.local import LocalSandbox, LocalSandboxConfig, LocalSandboxProvider
 
@@ -667,3 +667,19 @@ def test_an_unknown_setting_is_refused(tmp_path: Path) -> None:
     # hidden_paths was removed with the allow-list root: a config still naming it must not pass as if it worked.
     with pytest.raises(ValidationError, match="hidden_paths"):
         LocalSandboxConfig.model_validate({"root_dir": tmp_path, "hidden_paths": [tmp_path]})
+
+
+def test_a_host_symlink_out_of_the_sandbox_is_bound_as_its_target(host_dir: Path) -> None:
+    # systemd-resolved's /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf: /run is not in the sandbox, so a
+    # copied symlink would dangle; a link into /usr (/bin -> usr/bin) stays a link.
+    (host_dir / "stub-resolv.conf").write_text("nameserver 127.0.0.53\n")
+    (host_dir / "resolv.conf").symlink_to(host_dir / "stub-resolv.conf")
+    (host_dir / "bin").symlink_to("/usr/bin")
+    places = _rootfs._Places()
+    places.same_place(str(host_dir / "resolv.conf"))
+    places.same_place(str(host_dir / "bin"))
+    binds = [places.args[i : i + 3] for i, arg in enumerate(places.args) if arg in ("--ro-bind", "--symlink")]
+    assert binds == [
+        ["--ro-bind", str(host_dir / "stub-resolv.conf"), str(host_dir / "resolv.conf")],
+        ["--symlink", "/usr/bin", str(host_dir / "bin")],
+    ]
