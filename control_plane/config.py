@@ -118,6 +118,16 @@ class Settings(BaseModel):
     """The modal provider's image, limits and snapshot retention (a [modal] table in the TOML file)."""
     sandbox_pids_cgroup: Path | None = None
     """local: a pids cgroup directory the worker may create children in; caps each command's processes even as root."""
+    sandbox_read_only_paths: list[Path] = Field(default_factory=list)
+    """local: host paths commands may read besides /usr and a minimal /etc (a toolchain under /opt). Widens what a
+    sandboxed command sees: never name a path holding secrets (the data dir, the config file and HOME are refused).
+    Colon-separated in the environment."""
+    sandbox_disk_quota_bytes: int = Field(default=10 * 1024**3, gt=0)
+    """local: disk space one session's workspace, home and /tmp may use; over it the running command is killed."""
+    sandbox_uid_first: int = Field(default=1_900_000_000, gt=0)
+    """local, worker running as root: the first of the unprivileged host uids sessions run as, one per session."""
+    sandbox_uid_count: int = Field(default=65_536, gt=0)
+    """local, worker running as root: how many uids from sandbox_uid_first; at most this many sandboxes at once."""
     setup_timeout_s: float = 1800.0
     """Longest .nightshift/setup.sh may run (it runs once per setup script and base commit, then is snapshotted)."""
     start_timeout_s: float = 300.0
@@ -269,6 +279,12 @@ class Settings(BaseModel):
     def _mapping_from_env(cls, v: object) -> object:
         # A table in the TOML file; in the environment, a JSON object such as {"C0123": "acme/api"}.
         return json.loads(v) if isinstance(v, str) else v
+
+    @field_validator("sandbox_read_only_paths", mode="before")
+    @classmethod
+    def _paths_from_env(cls, v: object) -> object:
+        # In the environment, colon-separated like PATH.
+        return [p for p in v.split(":") if p] if isinstance(v, str) else v
 
     @classmethod
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> "Settings":

@@ -18,9 +18,15 @@ def sandbox_provider(settings: Settings, redis: Redis) -> SnapshotProvider:
         from harness.sandboxes.modal import ModalSandboxProvider
 
         return ModalSandboxProvider(settings.modal, RedisSandboxIds(redis))
-    hidden = [settings.data_dir, Path.home(), *([settings.config_file] if settings.config_file else [])]
+    private = [settings.data_dir, Path.home(), *([settings.config_file] if settings.config_file else [])]
     config = LocalSandboxConfig(
-        root_dir=settings.data_dir / "sandboxes", hidden_paths=hidden, pids_cgroup=settings.sandbox_pids_cgroup
+        root_dir=settings.data_dir / "sandboxes",
+        read_only_paths=settings.sandbox_read_only_paths,
+        private_paths=private,
+        pids_cgroup=settings.sandbox_pids_cgroup,
+        disk_quota_bytes=settings.sandbox_disk_quota_bytes,
+        uid_first=settings.sandbox_uid_first,
+        uid_count=settings.sandbox_uid_count,
     )
     return LocalSandboxProvider(config)
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from evals.suite import Task
 from harness.errors import SandboxError
-from harness.sandboxes.base import Sandbox, SandboxSpec
+from harness.sandboxes.base import NetworkPolicy, Sandbox, SandboxSpec
 from harness.sandboxes.local import LocalSandboxConfig, LocalSandboxProvider
 
 CHECK_TIMEOUT_S = 300.0
@@ -39,13 +39,15 @@ class CheckResult(BaseModel):
         return self.hidden.passed and (self.kept is None or self.kept.passed)
 
 
-def check_sandboxes(root: Path, hidden_paths: list[Path]) -> LocalSandboxProvider:
-    """Where checks run: a sandbox per check under root, with hidden_paths (data dir, config, HOME) out of sight."""
-    return LocalSandboxProvider(LocalSandboxConfig(root_dir=root, hidden_paths=hidden_paths, network=False))
+def check_sandboxes(root: Path) -> LocalSandboxProvider:
+    """Where checks run: a sandbox per check under root, no network; it sees /usr and a minimal /etc, not the host's
+    home, data dir or config."""
+    return LocalSandboxProvider(LocalSandboxConfig(root_dir=root))
 
 
 async def run_check(task: Task, checkout: Path, summary: str, sandboxes: LocalSandboxProvider) -> CheckResult:
-    sandbox = await sandboxes.create(SandboxSpec(session_id=f"check-{uuid.uuid4().hex[:12]}"))
+    spec = SandboxSpec(session_id=f"check-{uuid.uuid4().hex[:12]}", network=NetworkPolicy(mode="blocked"))
+    sandbox = await sandboxes.create(spec)
     try:
         await _unpack(sandbox, checkout, "repo")
         await sandbox.write_file("eval/summary.md", summary.encode())

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from control_plane.cancel import cancel_session
-from control_plane.config import Settings
 from control_plane.models import NewSession, Session
 from control_plane.runtime import Runtime
 from control_plane.sessions import create_session
@@ -67,7 +66,7 @@ async def run_suite(
 
     try:
         with tempfile.TemporaryDirectory(prefix="nightshift-eval-") as tmp:
-            sandboxes = check_sandboxes(Path(tmp) / "checks", hidden_paths(rt.settings))
+            sandboxes = check_sandboxes(Path(tmp) / "checks")
             for task in suite.tasks:
                 (Path(tmp) / task.name).mkdir()
             results = await asyncio.gather(*(one(task, Path(tmp), sandboxes) for task in suite.tasks))
@@ -76,11 +75,6 @@ async def run_suite(
         await work
     run_id = run_id or new_run_id(suite.name, model, started_at)
     return EvalRun(run_id=run_id, suite=suite.name, model=model, started_at=started_at, tasks=list(results))
-
-
-def hidden_paths(settings: Settings) -> list[Path]:
-    """What a check must not see: the data dir (Redis files, tokens), the config file, the user's home."""
-    return [settings.data_dir, Path.home(), *([settings.config_file] if settings.config_file else [])]
 
 
 async def _judged(judge_model: Model, rubric: str, result: TaskResult, bare: Path) -> TaskResult:

@@ -109,14 +109,15 @@ class CommandRun:
         self._on_output = on_output
         self._capture = OutputCapture(output_limit_bytes)
         self._proc: asyncio.subprocess.Process | None = None
-        self._kill_requested = False
+        self._kill_reason: str | None = None
         self._timed_out = False
         self._killed_for_output = False
         self._pipe_held_open = False
 
-    def kill(self) -> None:
-        """Kill the command from outside (the sandbox is being terminated); works before it has even started."""
-        self._kill_requested = True
+    def kill(self, reason: str) -> None:
+        """Kill the command from outside (the sandbox is being terminated, or went over its disk quota); works before
+        it has even started. The reason ends the command's output: "[killed: <reason>]"."""
+        self._kill_reason = self._kill_reason or reason
         if self._proc is not None:
             kill_group(self._proc.pid)
 
@@ -128,7 +129,7 @@ class CommandRun:
         started = time.monotonic()
         stream, pipe, proc = await self._start()
         self._proc = proc
-        if self._kill_requested:
+        if self._kill_reason is not None:
             kill_group(proc.pid)
         reader = asyncio.create_task(self._pump(stream, proc.pid))
         try:
@@ -213,11 +214,11 @@ class CommandRun:
             output += f"\n[killed after {self._timeout_s:g} s: the command timed out]\n"
         elif self._killed_for_output:
             output += f"\n[killed: the command printed more than {self._kill_after_output_bytes} bytes]\n"
-        elif self._kill_requested:
-            output += "\n[killed: the sandbox was terminated]\n"
+        elif self._kill_reason is not None:
+            output += f"\n[killed: {self._kill_reason}]\n"
         if self._pipe_held_open:
             output += "\n[stopped reading: a process that left the command's process group kept the output open]\n"
-        killed = self._timed_out or self._killed_for_output or self._kill_requested
+        killed = self._timed_out or self._killed_for_output or self._kill_reason is not None
         return ExecResult(
             exit_code=None if killed else _shell_exit_code(exit_code),
             output=output,

@@ -1,10 +1,15 @@
 """The `local` provider: one directory per session on this host, commands isolated with bubblewrap when available.
 
-    <root_dir>/<session_id>/
+    <root_dir>/<session_id>/          0700, the worker's
         spec.json    the SandboxSpec, so attach() after a worker restart gets the session's env back
-        workspace/   the repo: /workspace inside bwrap
-        home/        HOME: /home/agent inside bwrap
-        tmp/         TMPDIR: /tmp inside bwrap
+        uid          the host uid the session's commands run as (worker running as root only)
+        etc/         passwd, group, hosts ... written for the sandbox's /etc
+        workspace/   the repo: /workspace inside bwrap        \
+        home/        HOME: /home/agent inside bwrap             } owned by the session's uid
+        tmp/         TMPDIR: /tmp inside bwrap                 /
+
+With bwrap a command sees a minimal root (_rootfs.py), runs as an unprivileged uid with no capabilities and
+no_new_privs (_sandbox_user.py), and the session's directory has a disk quota (_disk_quota.py).
 
 Network: with bwrap every sandbox has a network namespace of its own with only `lo` in it (_local_network), so a
 command reaches neither the host's loopback (Redis, the API) nor the LAN nor metadata addresses; the way out is the
@@ -31,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
-from harness.sandboxes import _local_snapshots
+from harness.sandboxes import _local_snapshots, _rootfs, _sandbox_user
+from harness.sandboxes._disk_quota import DiskQuota
 from harness.sandboxes._local_network import HostLoopback, NetworkRegistry
 from harness.sandboxes._pids_cgroup import PidsCgroup
 from harness.sandboxes._process import CommandRun
@@ -46,19 +52,21 @@ log = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SPEC_FILE = "spec.json"
-_NOT_FROM_HOST = frozenset({"proc", "dev", "tmp", "home", "root", "workspace"})
-"""Top-level host entries bwrap does not bind: replaced by fresh mounts or the sandbox's own dirs. Host home
-directories (/home, /root) hold the operator's credentials (~/.ssh, cloud CLIs, Nightshift's default data dir)."""
+_SHM_BYTES = 512 * 1024**2
 
 
 class LocalSandboxConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a setting that no longer exists (hidden_paths) must not pass silently
+
     root_dir: Path
     """Where sandboxes live: one directory per session."""
     isolation: Literal["auto", "bwrap", "none"] = "auto"
     """auto: bwrap when it is on PATH (a warning is logged when it is not). none: only the environment is isolated."""
-    hidden_paths: list[Path] = Field(default_factory=list)
-    """Host files and directories commands must not see (the control plane's data dir, its config file). bwrap only;
-    root_dir itself is always hidden, so sessions cannot read each other's workspaces."""
+    read_only_paths: list[Path] = Field(default_factory=list)
+    """Host paths added, read-only at the same place, to the minimal root commands see (a toolchain under /opt). This
+    widens what a sandboxed command can read: never a path holding secrets. bwrap only."""
+    private_paths: list[Path] = Field(default_factory=list)
+    """Host paths read_only_paths may not show or lie in (the data dir, the config file); root_dir always is one."""
     kill_after_output_bytes: int = Field(default=50_000_000, gt=0)
     """A command that prints more than this in total is killed."""
     proxy_port: int = Field(default=3128, gt=0, lt=65536)
@@ -71,10 +79,18 @@ class LocalSandboxConfig(BaseModel):
     """A sandbox that ran no command for this long lets go of its network namespace (made again on its next
     command): a long-lived worker does not keep one per session it ever ran."""
     max_processes: int = Field(default=1024, gt=0)
-    """Processes one command may have at once (RLIMIT_NPROC, counted in the sandbox's user namespace with bwrap).
-    The kernel does not apply RLIMIT_NPROC to root: a control plane running as root needs pids_cgroup for this."""
+    """Processes one command may have at once (RLIMIT_NPROC, counted per host uid: the session's own uid when the
+    worker is root, the worker's uid otherwise). Without bwrap and as root, only pids_cgroup caps them."""
     max_file_bytes: int = Field(default=8 * 1024**3, gt=0)
     """Largest file a command may write (RLIMIT_FSIZE): a runaway writer gets SIGXFSZ, not the whole disk."""
+    disk_quota_bytes: int = Field(default=10 * 1024**3, gt=0)
+    """Disk space one session's workspace, home and tmp may use together; over it, the running command is killed and
+    later ones cannot grow files until space is freed."""
+    uid_first: int = Field(default=1_900_000_000, gt=0)
+    """First host uid (and gid) given to sessions when the worker runs as root: each session gets one of its own.
+    Above the ranges of /etc/subuid and systemd's containers; the uids need no passwd entry on the host."""
+    uid_count: int = Field(default=65_536, gt=0)
+    """How many uids from uid_first sessions may use: at most this many sessions exist at once on this host."""
     pids_cgroup: Path | None = None
     """A pids cgroup directory the control plane may create children in (cgroup v1 /sys/fs/cgroup/pids/<name>, or a
     delegated v2 subtree): each command then gets its own cgroup with pids.max = max_processes, root or not."""
@@ -100,6 +116,10 @@ class _SessionDirs:
     def spec_file(self) -> Path:
         return self.root / _SPEC_FILE
 
+    @property
+    def etc(self) -> Path:
+        return self.root / _rootfs.ETC_DIR
+
 
 @dataclass(frozen=True)
 class _View:
@@ -116,7 +136,8 @@ _BWRAP_VIEW = _View(workdir="/workspace", home="/home/agent", tmp="/tmp")
 class LocalSandboxProvider:
     name = "local"
     runtime = "local-1"
-    """Bump when the layout of a local snapshot changes: older snapshots are then refused and rebuilt."""
+    """Bump when the layout of a local snapshot changes: older snapshots are then refused and rebuilt. (Who owns the
+    files is not part of it: a restore hands the copy to the new session's uid whatever uid it was taken from.)"""
 
     def __init__(self, config: LocalSandboxConfig) -> None:
         self._config = config
@@ -127,11 +148,17 @@ class LocalSandboxProvider:
         )
         self._networks = NetworkRegistry(config.proxy_port, limits, config.network_idle_release_s)
         """Every LocalSandbox object of a session shares its network."""
+        _rootfs.check_extra_paths(config.read_only_paths, private=[self._root, *config.private_paths])
+        # As root, each session runs as a uid of its own; otherwise bwrap's user namespace maps the worker's uid.
+        self._uids = _sandbox_user.UidRange(config.uid_first, config.uid_count) if self._drops_to_uid() else None
+
+    def _drops_to_uid(self) -> bool:
+        return self._bwrap is not None and _sandbox_user.worker_is_root()
 
     async def create(self, spec: SandboxSpec) -> "LocalSandbox":
         dirs = self._dirs(spec.session_id)
-        await asyncio.to_thread(_prepare_session, dirs, spec)
-        return self._sandbox(spec, dirs)
+        uid = await asyncio.to_thread(_prepare_session, self._root, dirs, spec, self._uids)
+        return self._sandbox(spec, dirs, uid)
 
     async def attach(self, session_id: str) -> "LocalSandbox | None":
         dirs = self._dirs(session_id)
@@ -143,7 +170,8 @@ class LocalSandboxProvider:
         # stops it before running anything, so no command of the old run goes on beside the new one.
         if killed := await asyncio.to_thread(_kill_leftovers, dirs.root):
             log.warning("sandbox %s: killed %d command(s) a previous worker left running", session_id, killed)
-        return self._sandbox(spec, dirs)
+        uid = await asyncio.to_thread(_prepare_session, self._root, dirs, spec, self._uids)
+        return self._sandbox(spec, dirs, uid)
 
     async def restore(self, spec: SandboxSpec, ref: str) -> "LocalSandbox":
         dirs = self._dirs(spec.session_id)
@@ -160,10 +188,9 @@ class LocalSandboxProvider:
         names = os.listdir(self._root) if self._root.is_dir() else []
         return sorted(n for n in names if _SESSION_ID.fullmatch(n) and (self._root / n).is_dir())
 
-    def _sandbox(self, spec: SandboxSpec, dirs: _SessionDirs) -> "LocalSandbox":
-        if self._bwrap is None:
-            return LocalSandbox(spec, dirs, self._config, None, None)
-        return LocalSandbox(spec, dirs, self._config, self._bwrap, self._networks)
+    def _sandbox(self, spec: SandboxSpec, dirs: _SessionDirs, uid: int | None) -> "LocalSandbox":
+        networks = None if self._bwrap is None else self._networks
+        return LocalSandbox(spec, dirs, self._config, self._bwrap, networks, uid)
 
     def _dirs(self, session_id: str) -> _SessionDirs:
         # The id becomes a directory name: anything but a plain name could point elsewhere ("..", "/").
@@ -180,6 +207,7 @@ class LocalSandbox:
         config: LocalSandboxConfig,
         bwrap: str | None,
         networks: NetworkRegistry | None,
+        uid: int | None,
     ) -> None:
         self.id = spec.session_id
         self._spec = spec
@@ -188,9 +216,12 @@ class LocalSandbox:
         self._bwrap = bwrap
         self._networks = networks
         """None without bwrap: commands then share the host's network."""
+        self._uid = uid
+        """The host uid commands drop to (worker running as root), None when they run as the worker's uid."""
         self._view = _BWRAP_VIEW if bwrap else _View(str(dirs.workspace), str(dirs.home), str(dirs.tmp))
         self.workdir = self._view.workdir
         self._runs: set[CommandRun] = set()
+        self._quota = DiskQuota(dirs.root, config.disk_quota_bytes)
 
     async def exec(
         self,
@@ -204,11 +235,13 @@ class LocalSandbox:
     ) -> ExecResult:
         self._check_alive()
         sandbox_cwd, host_cwd = self._resolve_cwd(cwd)
+        over_quota = await self._quota.over()
         # Held for the whole command: a network is never released while a command of its sandbox runs.
         using = contextlib.nullcontext(None) if self._networks is None else self._networks.using(self._spec)
         async with using as network:
             command_env = self._command_env(network.env() if network else {}, env or {})
-            argv = self._argv(command, command_env, sandbox_cwd)
+            # Over the quota a command may still delete files, but cannot grow any (RLIMIT_FSIZE 0).
+            argv = self._argv(command, command_env, sandbox_cwd, max_file_bytes=None if over_quota is None else 0)
             cgroup = None
             if self._config.pids_cgroup is not None:
                 cgroup = PidsCgroup(self._config.pids_cgroup, self._config.max_processes)
@@ -225,15 +258,24 @@ class LocalSandbox:
                 child_steps=[network.enter] if network else [],
             )
             self._runs.add(run)
+            watch = asyncio.create_task(self._quota.watch(run))
             try:
                 result = await run.execute()
             finally:
+                watch.cancel()
                 self._runs.discard(run)
                 hit_process_limit = cgroup is not None and await _release(cgroup)
-            if hit_process_limit:
-                note = f"\n[the command reached the {self._config.max_processes}-process limit: forks were refused]\n"
-                result = result.model_copy(update={"output": result.output + note})
-            return result
+                self._quota.measure_soon()
+        (watched,) = await asyncio.gather(watch, return_exceptions=True)
+        if isinstance(watched, Exception):  # not CancelledError: the normal end of the watch
+            raise SandboxError(f"measuring the sandbox's disk usage failed: {watched}") from watched
+        if over_quota is not None:
+            note = f"[{self._quota.message(over_quota)}: files cannot grow until you delete some (rm)]\n"
+            result = result.model_copy(update={"output": note + result.output})
+        if hit_process_limit:
+            note = f"\n[the command reached the {self._config.max_processes}-process limit: forks were refused]\n"
+            result = result.model_copy(update={"output": result.output + note})
+        return result
 
     async def read_file(self, path: str, *, limit_bytes: int = 10_000_000) -> bytes:
         self._check_alive()
@@ -241,7 +283,7 @@ class LocalSandbox:
 
     async def write_file(self, path: str, data: bytes) -> None:
         self._check_alive()
-        await asyncio.to_thread(_write, self._host_path(path), path, data)
+        await asyncio.to_thread(_write, self._host_path(path), path, data, self._uid)
 
     async def loopback(self) -> SandboxLoopback:
         return HostLoopback() if self._networks is None else await self._networks.get(self._spec)
@@ -254,11 +296,12 @@ class LocalSandbox:
     async def terminate(self) -> None:
         runs = list(self._runs)
         for run in runs:
-            run.kill()
+            run.kill("the sandbox was terminated")
         for run in runs:
             await run.wait_stopped()
         if self._networks is not None:
             await self._networks.release(self.id)
+        await self._quota.close()
         await asyncio.to_thread(_remove_tree, self._dirs.root)
 
     def _check_alive(self) -> None:
@@ -283,14 +326,16 @@ class LocalSandbox:
                 raise SandboxError(f"invalid environment variable {name!r}")
         return env
 
-    def _argv(self, command: str, env: Mapping[str, str], cwd: str) -> list[str]:
-        limits = [f"--nproc={self._config.max_processes}", f"--fsize={self._config.max_file_bytes}"]
+    def _argv(self, command: str, env: Mapping[str, str], cwd: str, max_file_bytes: int | None = None) -> list[str]:
+        fsize = self._config.max_file_bytes if max_file_bytes is None else max_file_bytes
+        limits = [f"--nproc={self._config.max_processes}", f"--fsize={fsize}"]
         # -c, not -lc: no login profile deciding what the command sees
         shell = ["prlimit", *limits, "--", "bash", "-c", command]
         if self._bwrap is None:
             return shell
-        hidden = [*self._config.hidden_paths, self._dirs.root.parent]  # root_dir: the other sessions' sandboxes
-        return [*_bwrap_argv(self._bwrap, self._dirs, hidden, env, cwd), *shell]
+        drop = _sandbox_user.drop_argv(self._uid) if self._uid is not None else []
+        bwrap = _bwrap_argv(self._bwrap, self._dirs, self._config.read_only_paths, env, cwd)
+        return [*bwrap, *drop, *shell]
 
     def _resolve_cwd(self, cwd: str | None) -> tuple[str, Path]:
         sandbox_cwd = posixpath.normpath(posixpath.join(self.workdir, cwd or "."))
@@ -340,74 +385,53 @@ def _find_bwrap(isolation: Literal["auto", "bwrap", "none"]) -> str | None:
     return found
 
 
-def _bwrap_argv(bwrap: str, dirs: _SessionDirs, hidden: Iterable[Path], env: Mapping[str, str], cwd: str) -> list[str]:
-    """bwrap up to (not including) the command: the host read-only, hidden paths covered, the session's dirs
-    writable, and every namespace fresh (a new pid namespace keeps the control plane's /proc/*/environ out) but
-    the network one: the command joined the sandbox's own before exec (SandboxNetwork.enter), and keeps it."""
+def _bwrap_argv(
+    bwrap: str, dirs: _SessionDirs, read_only: Iterable[Path], env: Mapping[str, str], cwd: str
+) -> list[str]:
+    """bwrap up to (not including) the command: a minimal root read-only, the session's dirs writable, and fresh
+    pid, ipc, uts and cgroup namespaces; a new pid namespace keeps the control plane's /proc/*/environ out. Not the
+    network one: the command joined the sandbox's own before exec (SandboxNetwork.enter), and keeps it.
+    No user namespace when bwrap runs as root: setpriv then drops to the session's real host uid, which a namespace
+    mapping only uid 0 would not allow. As another user bwrap makes one itself."""
     return [
         bwrap,
-        *_host_root_binds(),
-        *("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/root"),
-        *_hiding_mounts(hidden),
-        # After the hiding mounts, so the session's dirs stay visible when they live under a hidden dir.
+        *_rootfs.root_binds(dirs.etc, read_only, os.path.dirname(_BWRAP_VIEW.home)),
+        *("--dev", "/dev", "--proc", "/proc"),
+        # Shared memory for the sandbox user (Python's multiprocessing, Chromium): RAM, so capped like the quota's tmp.
+        *("--perms", "1777", "--size", str(_SHM_BYTES), "--tmpfs", "/dev/shm"),
+        # /dev itself belongs to bwrap's user namespace when the worker is not root: no files there (RAM, unquota'd).
+        *("--remount-ro", "/dev"),
         *("--bind", str(dirs.tmp), _BWRAP_VIEW.tmp),
         *("--bind", str(dirs.home), _BWRAP_VIEW.home),
         *("--bind", str(dirs.workspace), _BWRAP_VIEW.workdir),
         *("--remount-ro", "/"),
-        *("--unshare-user-try", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"),
+        *("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"),
+        *("--hostname", "sandbox"),
         *("--die-with-parent", "--new-session", "--clearenv"),
         *[arg for name, value in env.items() for arg in ("--setenv", name, value)],
         *("--chdir", cwd, "--"),
     ]
 
 
-def _host_root_binds() -> list[str]:
-    # The host's top-level entries one by one rather than `--ro-bind / /`: a read-only / leaves no way to create
-    # the /workspace and /home/agent mount points.
-    args: list[str] = []
-    for name in sorted(os.listdir("/")):
-        if name in _NOT_FROM_HOST:
-            continue
-        host = "/" + name
-        if os.path.islink(host):
-            args += ["--symlink", os.readlink(host), host]
-        else:
-            args += ["--ro-bind", host, host]
-    return args
-
-
-def _hiding_mounts(paths: Iterable[Path]) -> list[str]:
-    args: list[str] = []
-    for path in _outermost(os.path.realpath(p) for p in paths):
-        if os.path.isdir(path):
-            args += ["--tmpfs", path, "--remount-ro", path]
-        elif os.path.lexists(path):
-            args += ["--ro-bind", "/dev/null", path]
-    return args
-
-
-def _outermost(paths: Iterable[str]) -> list[str]:
-    # A path inside another hidden directory is hidden already, and its mount point could not be made in the
-    # read-only tmpfs covering that directory.
-    kept: list[str] = []
-    for path in sorted(set(paths)):
-        if not any(_is_within(path, outer) for outer in kept):
-            kept.append(path)
-    return kept
-
-
 def _is_within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
-def _prepare_session(dirs: _SessionDirs, spec: SandboxSpec) -> None:
-    # exist_ok throughout: creating an existing session's sandbox again reuses it.
+def _prepare_session(
+    root_dir: Path, dirs: _SessionDirs, spec: SandboxSpec, uids: _sandbox_user.UidRange | None
+) -> int | None:
+    """Make (or reuse: exist_ok throughout) the session's dirs; returns the uid its commands drop to, if any."""
     dirs.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    uid = _sandbox_user.claim(root_dir, dirs.root, uids) if uids is not None else None
     for directory in (dirs.workspace, dirs.home, dirs.tmp):
-        directory.mkdir(exist_ok=True)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        if uid is not None:
+            _sandbox_user.own(directory, uid)  # a restored snapshot comes with the uid of the session it was taken of
+    _rootfs.write_etc(dirs.etc, os.getuid() if uid is None else uid, os.getgid() if uid is None else uid, "/home/agent")
     fd = os.open(dirs.spec_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(spec.model_dump_json())
+    return uid
 
 
 def _load_spec(dirs: _SessionDirs, session_id: str) -> SandboxSpec | None:
@@ -441,14 +465,31 @@ def _check_readable(st: os.stat_result, shown: str, limit_bytes: int) -> None:
         raise SandboxError(f"{shown} is {st.st_size} bytes, over the {limit_bytes}-byte read limit")
 
 
-def _write(host: Path, shown: str, data: bytes) -> None:
-    try:
-        host.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise SandboxError(f"cannot create the directory for {shown}: {e.strerror}") from e
+def _write(host: Path, shown: str, data: bytes, uid: int | None) -> None:
+    made = _make_parents(host.parent, shown)
     fd = _open(host, shown, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as f:
+        if uid is not None:
+            # The worker (root) writes it, the sandbox user must be able to change it: git's seed bundle, a tool's
+            # file. fchown on the open file, so a symlink swapped in meanwhile changes nothing else.
+            for directory in made:
+                os.lchown(directory, uid, uid)
+            os.fchown(f.fileno(), uid, uid)
         f.write(data)
+
+
+def _make_parents(directory: Path, shown: str) -> list[Path]:
+    """Create the missing directories up to `directory`; returns those made, outermost first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    try:
+        for path in reversed(missing):
+            path.mkdir(exist_ok=True)
+    except OSError as e:
+        raise SandboxError(f"cannot create the directory for {shown}: {e.strerror}") from e
+    return list(reversed(missing))
 
 
 def _open(host: Path, shown: str, flags: int) -> int:

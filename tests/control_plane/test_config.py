@@ -1,8 +1,10 @@
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from control_plane.config import Settings
+from control_plane.sandbox_runtime import sandbox_provider
 from harness.errors import ConfigError
 from harness.messages import Usage
 from harness.pricing import cost_usd
@@ -59,3 +61,19 @@ def test_model_prices_override_the_list_prices(tmp_path: Path) -> None:
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
     assert cost_usd("claude-sonnet-4-6", usage, config.prices) == 12.0  # list price would be 18.0
     assert cost_usd("claude-haiku-4-5", usage, config.prices) == 6.0  # the others keep their list prices
+
+
+def test_sandbox_read_only_paths_from_the_environment_and_their_checks(tmp_path: Path) -> None:
+    tools = [tmp_path / "opt" / "a", tmp_path / "opt" / "b"]
+    for tool in tools:
+        tool.mkdir(parents=True)
+    data = tmp_path / "data"
+    env = {"NIGHTSHIFT_DATA_DIR": str(data), "NIGHTSHIFT_SANDBOX_READ_ONLY_PATHS": f"{tools[0]}:{tools[1]}"}
+    settings = Settings.load(env)
+    assert settings.sandbox_read_only_paths == tools
+    assert sandbox_provider(settings, Redis()) is not None  # no connection: the local provider does not use Redis
+    # A path in the data dir (its mirrors, Redis files, keys) is refused at start, not only the sandboxes.
+    (data / "mirrors").mkdir(parents=True)
+    shows_data = Settings.load({**env, "NIGHTSHIFT_SANDBOX_READ_ONLY_PATHS": str(data / "mirrors")})
+    with pytest.raises(ConfigError, match="would show"):
+        sandbox_provider(shows_data, Redis())

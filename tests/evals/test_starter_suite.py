@@ -25,7 +25,7 @@ def test_the_starter_suite_is_varied() -> None:
 async def test_check_fails_untouched_and_passes_with_the_reference_solution(task: Task, tmp_path: Path) -> None:
     bare = bare_from_files(task.repo_dir, tmp_path / "remote.git")
 
-    sandboxes = check_sandboxes(tmp_path / "checks", [Path.home()])
+    sandboxes = check_sandboxes(tmp_path / "checks")
     untouched = await run_check(task, checkout(bare, "main", tmp_path / "untouched"), "", sandboxes)
     assert not untouched.passed, "the check passes without any work: it measures nothing"
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import io
 import os
 import shutil
 import signal
@@ -10,13 +11,15 @@ import sys
 import tempfile
 import time
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness.errors import ConfigError, SandboxError, SandboxPathError
-from harness.sandboxes import SandboxSpec, _process, provider_class
+from harness.sandboxes import SandboxSpec, _process, _rootfs, provider_class
 from harness.sandboxes._process import _dies_with
 from harness.sandboxes.base import NetworkPolicy
 from harness.sandboxes.local import LocalSandbox, LocalSandboxConfig, LocalSandboxProvider
@@ -154,22 +157,191 @@ async def test_other_processes_are_invisible(sandbox: LocalSandbox, isolation: s
     assert (marker in result.output) == (isolation == "none")
 
 
-async def test_hidden_paths(host_dir: Path, isolation: str) -> None:
+async def test_host_state_is_out_of_sight(host_dir: Path, isolation: str) -> None:
     data = host_dir / "data"
     (data / "keys").mkdir(parents=True)
     (data / "keys" / "api-key").write_text(SECRET)
     config_file = host_dir / "nightshift.toml"
     config_file.write_text(f'api_token = "{SECRET}"\n')
-    provider = LocalSandboxProvider(
-        LocalSandboxConfig(root_dir=data / "sandboxes", isolation=isolation, hidden_paths=[data, config_file])
-    )
+    provider = LocalSandboxProvider(LocalSandboxConfig(root_dir=data / "sandboxes", isolation=isolation))
     sb = await provider.create(SandboxSpec(session_id="s1"))
     result = await sb.exec(
         f"cat {config_file} {data}/keys/api-key; grep -r s3cr3t {data}; echo works > note.txt; cat note.txt"
     )
-    # The sandbox lives under the hidden data dir and still works.
+    # The sandbox lives under the data dir and still works; the data dir itself is not in its root at all.
     assert result.output.endswith("works\n")
     assert (SECRET in result.output) == (isolation == "none")
+
+
+HOST_STATE = [
+    "/etc/shadow",
+    "/etc/gitconfig",
+    "/etc/pip.conf",
+    "/etc/ssl/private",
+    "/root",
+    "/work",
+    "/srv",
+    "/var/lib",
+    "/opt",
+    "/run",
+    "/mnt",
+    "/media",
+    "/sys",
+    "/boot",
+]
+
+
+async def test_the_root_holds_only_what_toolchains_need(host_dir: Path) -> None:
+    provider = make_provider(host_dir, "bwrap")
+    other = await provider.create(SandboxSpec(session_id="other"))
+    await other.write_file("mine.txt", SECRET.encode())
+    sb = await provider.create(SandboxSpec(session_id="s1"))
+    sandboxes = host_dir / "sandboxes"
+    probes = [*HOST_STATE, str(host_dir), str(sandboxes), str(sandboxes / "other"), "/proc/1/root/work"]
+    checks = "; ".join(f"(ls -d {p} >/dev/null 2>&1 && echo SEEN {p})" for p in probes)
+    result = await sb.exec(f"{checks}; ls -A / /etc; grep -rs s3cr3t / --exclude-dir=proc --exclude-dir=usr; true")
+    assert "SEEN" not in result.output
+    assert SECRET not in result.output
+    top, etc = result.output.split("/etc:")
+    assert top.split() == ["/:", "bin", "dev", "etc", "home", "lib", "lib64", "proc", "sbin", "tmp", "usr", "workspace"]
+    assert {"passwd", "group", "hosts", "resolv.conf", "ld.so.cache", "alternatives", "ssl"} <= set(etc.split())
+    assert not {"shadow", "gitconfig", "pip.conf", "npmrc", "sudoers"} & set(etc.split())
+
+
+async def test_writes_outside_workspace_home_and_tmp_fail(tmp_path: Path) -> None:
+    sandbox = await make_provider(tmp_path, "bwrap").create(SandboxSpec(session_id="s1"))
+    outside = ["/x", "/usr/x", "/etc/x", "/etc/passwd", "/dev/x", "/home/x", "/proc/sys/kernel/hostname"]
+    result = await sandbox.exec(
+        " ".join(f"(echo x > {p}) 2>/dev/null && echo WROTE {p};" for p in outside)
+        + " echo w > /workspace/a && echo h > ~/b && echo t > /tmp/c && echo /dev/shm > /dev/shm/d && echo inside"
+    )
+    assert result.output == "inside\n"
+
+
+async def test_commands_run_unprivileged(tmp_path: Path) -> None:
+    sb = await make_provider(tmp_path, "bwrap").create(SandboxSpec(session_id="s1"))
+    result = await sb.exec(
+        "id -u; id -g; id -G; id -un; grep -E '^(Cap(Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status"
+    )
+    uid, gid, groups, name, *status = result.output.split("\n")[:-1]
+    expected = str(LocalSandboxConfig(root_dir=tmp_path).uid_first) if os.geteuid() == 0 else str(os.getuid())
+    assert (uid, gid, groups, name) == (expected, expected, expected, "agent")
+    assert [line.split() for line in status] == [
+        ["CapPrm:", "0000000000000000"],
+        ["CapEff:", "0000000000000000"],
+        ["CapBnd:", "0000000000000000"],
+        ["CapAmb:", "0000000000000000"],
+        ["NoNewPrivs:", "1"],
+    ]
+    # No way back up: setuid binaries do not elevate under no_new_privs, and there is no capability to use.
+    again = await sb.exec("su -c id root </dev/null 2>&1; setpriv --reuid=0 id 2>&1; echo done")
+    assert "uid=0" not in again.output and again.output.endswith("done\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sessions get uids of their own only when the worker runs as root")
+async def test_each_session_has_its_own_uid(host_dir: Path) -> None:
+    provider = make_provider(host_dir, "bwrap", uid_first=1_950_000_000, uid_count=2)
+    first = await provider.create(SandboxSpec(session_id="first"))
+    second = await provider.create(SandboxSpec(session_id="second"))
+    assert [(await sb.exec("id -u")).output for sb in (first, second)] == ["1950000000\n", "1950000001\n"]
+    with pytest.raises(SandboxError, match="all 2 sandbox uids from 1950000000 are in use"):
+        await provider.create(SandboxSpec(session_id="third"))
+    await first.terminate()  # its uid is free again
+    third = await provider.create(SandboxSpec(session_id="third"))
+    assert (await third.exec("id -u")).output == "1950000000\n"
+    # A worker restart finds each session's uid again.
+    attached = await make_provider(host_dir, "bwrap", uid_first=1_950_000_000, uid_count=2).attach("second")
+    assert attached is not None and (await attached.exec("id -u")).output == "1950000001\n"
+
+
+async def test_files_the_worker_writes_belong_to_the_sandbox_user(tmp_path: Path) -> None:
+    sb = await make_provider(tmp_path, "bwrap").create(SandboxSpec(session_id="s1"))
+    await sb.write_file("new/dir/seed.bundle", b"from the control plane")
+    result = await sb.exec("echo more >> new/dir/seed.bundle && touch new/dir/next && rm -r new && echo ok")
+    assert result.output == "ok\n"
+
+
+async def test_a_restored_snapshot_belongs_to_the_new_sessions_user(tmp_path: Path) -> None:
+    provider = make_provider(tmp_path, "bwrap")
+    source = await provider.create(SandboxSpec(session_id="source"))
+    await source.exec("mkdir -p deps && echo built > deps/out && ln -s /etc/passwd deps/link && echo cfg > ~/.rc")
+    ref = await source.snapshot()
+    restored = await provider.restore(SandboxSpec(session_id="copy"), ref)
+    result = await restored.exec("echo more >> deps/out && cat deps/out ~/.rc && rm -r deps && echo removed")
+    assert result.output == "built\nmore\ncfg\nremoved\n"
+    if os.geteuid() == 0:  # two sessions, two uids: the copy was handed over
+        assert (await restored.exec("id -u")).output != (await source.exec("id -u")).output
+    assert Path("/etc/passwd").stat().st_uid == 0  # chown -R did not follow the link
+
+
+def a_wheel() -> bytes:
+    """A pure-Python wheel made by hand, so pip installs it with no network and no build backend."""
+    files = {
+        "mypkg/__init__.py": "ANSWER = 42\n",
+        "mypkg-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n",
+        "mypkg-0.1.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{name},,\n" for name in [*files, "mypkg-0.1.dist-info/RECORD"])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        for name, text in {**files, "mypkg-0.1.dist-info/RECORD": record}.items():
+            wheel.writestr(name, text)
+    return buffer.getvalue()
+
+
+async def test_toolchains_work_in_the_minimal_root(tmp_path: Path) -> None:
+    sb = await make_provider(tmp_path, "bwrap").create(
+        SandboxSpec(session_id="s1", network=NetworkPolicy(mode="blocked"))
+    )
+    await sb.write_file("dist/mypkg-0.1-py3-none-any.whl", a_wheel())
+    steps = {  # name: (command, the last line it prints)
+        "git": (
+            "git init -q r && cd r && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m m "
+            "&& git log --format=%s",
+            "m",
+        ),
+        "venv+pip": (
+            "python3 -m venv venv && venv/bin/pip install -q --no-index dist/mypkg-0.1-py3-none-any.whl "
+            "&& venv/bin/python -c 'import mypkg; print(mypkg.ANSWER)'",
+            "42",
+        ),
+        "node": ("node -e 'console.log(require(\"os\").userInfo().username)'", "agent"),
+        "gcc": ("printf 'int main(void){return 7;}' > a.c && gcc a.c -o a; ./a; echo $?", "7"),
+        "make": ("printf 'all:\\n\\t@echo made\\n' > Makefile && make", "made"),
+    }
+    for name, (command, last_line) in steps.items():
+        result = await sb.exec(command, timeout_s=300)
+        assert (result.exit_code, result.output.split("\n")[-2]) == (0, last_line), f"{name}: {result.output}"
+
+
+async def test_read_only_paths_widen_the_view(host_dir: Path) -> None:
+    tool = host_dir / "opt" / "tool"
+    tool.mkdir(parents=True)
+    (tool / "run").write_text("tool\n")
+    sb = await make_provider(host_dir, "bwrap", read_only_paths=[tool]).create(SandboxSpec(session_id="s1"))
+    result = await sb.exec(f"cat {tool}/run; touch {tool}/x 2>/dev/null || echo read-only; ls {host_dir}")
+    assert result.output == "tool\nread-only\nopt\n"
+
+
+def test_read_only_paths_that_would_show_private_ones_are_refused(host_dir: Path) -> None:
+    data = host_dir / "data"
+    (data / "sandboxes").mkdir(parents=True)
+    for path, error in [
+        (host_dir, "would show"),  # holds root_dir (the sandboxes)
+        (data / "sandboxes", "would show"),
+        (Path("relative/bin"), "not absolute"),
+        (host_dir / "missing", "does not exist"),
+    ]:
+        with pytest.raises(ConfigError, match=error):
+            LocalSandboxProvider(
+                LocalSandboxConfig(root_dir=data / "sandboxes", isolation="bwrap", read_only_paths=[path])
+            )
+    with pytest.raises(ConfigError, match="would show"):
+        LocalSandboxProvider(
+            LocalSandboxConfig(
+                root_dir=data / "sandboxes", isolation="bwrap", read_only_paths=[host_dir], private_paths=[data]
+            )
+        )
 
 
 async def test_sessions_cannot_see_each_other(host_dir: Path) -> None:
@@ -188,9 +360,9 @@ async def test_bwrap_layout(tmp_path: Path) -> None:
     assert sb.workdir == "/workspace"
     result = await sb.exec(
         f'echo "$HOME $TMPDIR"; touch /tmp/mine; test -e {tmp_path}/host-file || echo no-host-tmp; '
-        "touch /usr/x 2>/dev/null || echo ro-usr; ls -A /root /home"
+        "touch /usr/x 2>/dev/null || echo ro-usr; ls -A /home; test -e /root || echo no-root"
     )
-    assert result.output == "/home/agent /tmp\nno-host-tmp\nro-usr\n/home:\nagent\n\n/root:\n"
+    assert result.output == "/home/agent /tmp\nno-host-tmp\nro-usr\nagent\nno-root\n"
     assert (tmp_path / "sandboxes" / "s1" / "tmp" / "mine").exists()
 
 
@@ -496,3 +668,25 @@ async def test_attaching_stops_what_a_dead_worker_left_running(tmp_path: Path, i
         assert (await attached.exec("echo still usable")).output == "still usable\n"
     finally:
         orphan.kill()
+
+
+def test_an_unknown_setting_is_refused(tmp_path: Path) -> None:
+    # hidden_paths was removed with the allow-list root: a config still naming it must not pass as if it worked.
+    with pytest.raises(ValidationError, match="hidden_paths"):
+        LocalSandboxConfig.model_validate({"root_dir": tmp_path, "hidden_paths": [tmp_path]})
+
+
+def test_a_host_symlink_out_of_the_sandbox_is_bound_as_its_target(host_dir: Path) -> None:
+    # systemd-resolved's /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf: /run is not in the sandbox, so a
+    # copied symlink would dangle; a link into /usr (/bin -> usr/bin) stays a link.
+    (host_dir / "stub-resolv.conf").write_text("nameserver 127.0.0.53\n")
+    (host_dir / "resolv.conf").symlink_to(host_dir / "stub-resolv.conf")
+    (host_dir / "bin").symlink_to("/usr/bin")
+    places = _rootfs._Places()
+    places.same_place(str(host_dir / "resolv.conf"))
+    places.same_place(str(host_dir / "bin"))
+    binds = [places.args[i : i + 3] for i, arg in enumerate(places.args) if arg in ("--ro-bind", "--symlink")]
+    assert binds == [
+        ["--ro-bind", str(host_dir / "stub-resolv.conf"), str(host_dir / "resolv.conf")],
+        ["--symlink", "/usr/bin", str(host_dir / "bin")],
+    ]

@@ -3,6 +3,7 @@ that never ends. Each gets a clear tool error, the sandbox stays usable, and not
 
 The fork bomb runs only under a pids cgroup with a small cap, set before the bomb starts (the machine is shared)."""
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,18 @@ async def test_fork_bomb_hits_the_process_cap_and_leaves_nothing(tmp_path: Path,
     await sb.terminate()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a uid of the session's own exists only when the worker is root")
+async def test_a_root_worker_caps_a_fork_bomb_without_a_cgroup(tmp_path: Path) -> None:
+    """The kernel never applies RLIMIT_NPROC to uid 0; commands now run as the session's own uid, so it holds, and
+    counts only this session's processes."""
+    sb = await provider(tmp_path, max_processes=MAX_PROCESSES).create(SandboxSpec(session_id="s1"))
+    result = await sb.exec(FORK_BOMB, timeout_s=3)
+    assert result.timed_out and "fork: retry: Resource temporarily unavailable" in result.output
+    after = await sb.exec("echo alive")
+    assert (after.exit_code, after.output) == (0, "alive\n")
+    await sb.terminate()
+
+
 async def test_a_command_under_the_cap_is_not_flagged(tmp_path: Path, pids_cgroup: Path) -> None:
     sb = await provider(tmp_path, pids_cgroup=pids_cgroup, max_processes=MAX_PROCESSES).create(
         SandboxSpec(session_id="s1")
@@ -96,3 +109,40 @@ async def test_session_survives_runaway_commands(
     assert "process limit: forks were refused" in bomb
     assert "[killed: the command printed more than 50000000 bytes]" in flood
     assert "[killed after 3 s: the command timed out]" in endless
+
+
+QUOTA = 20 * 1024**2
+
+
+async def test_a_session_over_its_disk_quota_is_stopped_until_it_frees_space(tmp_path: Path) -> None:
+    sb = await provider(tmp_path, disk_quota_bytes=QUOTA).create(SandboxSpec(session_id="s1"))
+    # Past the quota, then waiting: the measurement during the command finds it and kills it.
+    filler = await sb.exec("head -c 41943040 /dev/zero > big.bin; sleep 60", timeout_s=60)
+    assert filler.exit_code is None and not filler.timed_out
+    assert filler.output.endswith(
+        "[killed: the sandbox uses 40 MiB of its 20 MiB disk quota; delete files (rm) to free space]\n"
+    )
+    # Over the quota, a command runs but cannot grow a file, and is told why.
+    refused = await sb.exec("echo more > small.txt")
+    assert refused.output.startswith(
+        "[the sandbox uses 40 MiB of its 20 MiB disk quota: files cannot grow until you delete some (rm)]\n"
+    )
+    assert refused.exit_code == 153  # 128 + SIGXFSZ
+    assert (tmp_path / "sandboxes/s1/workspace/small.txt").stat().st_size == 0
+    # Deleting is what it may do; then commands write again.
+    freed = await sb.exec("rm big.bin && echo freed")
+    assert freed.output.endswith("freed\n")
+    again = await sb.exec("echo more > small.txt && cat small.txt")
+    assert (again.exit_code, again.output) == (0, "more\n")
+    await sb.terminate()
+
+
+async def test_other_sessions_are_not_affected_by_one_over_its_quota(tmp_path: Path) -> None:
+    sandboxes = provider(tmp_path, disk_quota_bytes=QUOTA)
+    full = await sandboxes.create(SandboxSpec(session_id="full"))
+    other = await sandboxes.create(SandboxSpec(session_id="other"))
+    await full.exec("head -c 41943040 /dev/zero > big.bin; sleep 60", timeout_s=60)
+    result = await other.exec("head -c 10485760 /dev/zero > half.bin && echo written")
+    assert (result.exit_code, result.output) == (0, "written\n")
+    await full.terminate()
+    await other.terminate()
