@@ -50,6 +50,16 @@ def origin(origin: str) -> str:
     return f"{PREFIX}origin:{origin}"
 
 
+def message_cause(session_id: str, cause: str) -> str:
+    """String with TTL: set in the same script that appends the message a cause put into a session (a GitHub
+    comment, a Slack event, a Sentry event), so a retried delivery of that cause appends nothing more."""
+    return f"{PREFIX}cause:{session_id}:{cause}"
+
+
+CAUSE_TTL_S = 7 * 24 * 3600
+"""Longer than any integration retries or lets people redeliver (GitHub: 3 days)."""
+
+
 PULL_REQUESTS = PREFIX + "prs"
 """Sorted set of pull request keys ("owner/name#12") Nightshift opened, by opening time."""
 PR_EVENTS = PREFIX + "pr-events"

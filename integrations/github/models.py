@@ -61,6 +61,12 @@ class CommentEvent(BaseModel):
     review_thread: ReviewThread | None = None
     review_state: str | None = None
 
+    @property
+    def cause(self) -> str:
+        """What the comment puts into a session is known by this (ids of comments, review comments and reviews are
+        separate sequences), so a retried delivery puts it there once."""
+        return f"github:{self.via}:{self.repo.full_name}:{self.comment_id}"
+
 
 PullRequestAction = Literal["closed", "reopened", "opened", "ready_for_review", "synchronize", "review_requested"]
 
