@@ -95,6 +95,11 @@ def github_seen(what: str) -> str:
     return f"{PREFIX}github:seen:{what}"
 
 
+GITHUB_INSTALLATIONS_EPOCH = PREFIX + "github:installations-epoch"
+"""Counter: bumped by each `installation`/`installation_repositories` event; every process that caches installation
+ids and tokens drops them when it sees a new value (the event is handled by one process only)."""
+
+
 def github_thread(origin: str) -> str:
     """String: JSON of the GitHub issue or PR a session's origin stands for (repo, number, installation)."""
     return f"{PREFIX}github:thread:{origin}"

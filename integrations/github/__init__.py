@@ -42,7 +42,7 @@ class GitHub:
         review_model: Callable[[], Model],
     ) -> None:
         self.config = config
-        self.auth = GitHubAuth(config)
+        self.auth = GitHubAuth(config, redis)
         self.api = GitHubApi(self.auth)
         threads, prs = Threads(redis), PullRequestStore(redis)
         mirrors = Mirrors(mirrors_dir, credentials=self.auth)

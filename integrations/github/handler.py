@@ -27,6 +27,7 @@ from integrations.github.models import (
     Delivery,
     GitHubEvent,
     GitHubOrigin,
+    InstallationEvent,
     PullRequestEvent,
     PushEvent,
     ThreadRef,
@@ -71,6 +72,11 @@ class DeliveryHandler:
         if isinstance(event, PushEvent):
             if event.to_default_branch:  # sessions name the repo by its clone URL; so do their snapshots
                 await request_refresh(self.redis, event.repo.clone_url)
+            return
+        if isinstance(event, InstallationEvent):
+            log.info("GitHub %s %s: forgetting installation %d", delivery.name, event.action, event.installation_id)
+            gone = event.action in ("deleted", "suspend")
+            await self.auth.announce_change(event.installation_id, event.repos, gone=gone)
             return
         decided = plan(event, bot_login=await self.bot_login(), mention=self.config.mention)
         log.info("GitHub %s %s: %s", delivery.name, delivery.id, decided)

@@ -106,7 +106,18 @@ class PushEvent(BaseModel):
         return self.ref == f"refs/heads/{self.repo.default_branch}"
 
 
-GitHubEvent = Annotated[CommentEvent | PullRequestEvent | PushEvent, Field(discriminator="kind")]
+class InstallationEvent(BaseModel):
+    """The App was installed, uninstalled, suspended or given other repositories (`installation`,
+    `installation_repositories`): which installation covers which repository may have changed."""
+
+    kind: Literal["installation"] = "installation"
+    action: str
+    installation_id: int
+    repos: list[str]
+    """owner/name of the repositories the event names (added, removed, or all those of the installation)."""
+
+
+GitHubEvent = Annotated[CommentEvent | PullRequestEvent | PushEvent | InstallationEvent, Field(discriminator="kind")]
 
 
 class Delivery(BaseModel):

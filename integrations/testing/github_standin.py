@@ -218,6 +218,19 @@ class GitHubStandIn:
             self.installations[inst.id] = inst
             return inst.id
 
+    def uninstall(self, installation_id: int) -> None:
+        """Remove the installation: its tokens stop working and its token endpoint answers 404, as on GitHub."""
+        with self._lock:
+            del self.installations[installation_id]
+            for value in [v for v, t in self._tokens.items() if t.installation_id == installation_id]:
+                del self._tokens[value]
+
+    def token_installation(self, value: str) -> int | None:
+        """The installation a token was issued for (None: unknown, revoked, or a personal token)."""
+        with self._lock:
+            token = self._tokens.get(value)
+            return token.installation_id if token is not None else None
+
     def create_app_from_manifest(self, manifest: Json) -> str:
         """What a person does on GitHub's "Create GitHub App" page: returns the code GitHub redirects back with
         (the App created is this stand-in's own App, under the manifest's name)."""

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from conftest import free_port
 from github_world import (
+    FIXTURES,
     REPO,
     WEBHOOK_SECRET,
     Json,
@@ -663,3 +664,27 @@ def _parsed(gh: GitHubStandIn, comment: Json) -> CommentEvent:
     event = parse("issue_comment", json.dumps(issue_comment(gh, 1, comment)).encode())
     assert isinstance(event, CommentEvent)
     return event
+
+
+EVERY_EVENT: dict[str, Json] = json.loads((FIXTURES / "one-example-per-event.json").read_text())
+
+
+async def test_every_event_github_documents_is_accepted_with_a_valid_signature(
+    rt: Runtime, client: httpx.AsyncClient, gh: GitHubStandIn
+) -> None:
+    """One documented example of each of the 58 event names (@octokit/webhooks-examples): none is a 4xx or 5xx, so
+    GitHub never marks a delivery failed or disables the hook for an event Nightshift does not act on."""
+    answers = {name: await deliver(client, name, payload) for name, payload in EVERY_EVENT.items()}
+    failed = {name: (r.status_code, r.text) for name, r in answers.items() if r.status_code != 202}
+    assert failed == {}
+    assert answers["projects_v2_item"].json() == {"status": "ignored"}
+    assert {n for n, r in answers.items() if r.json()["status"] == "queued"} >= {"installation", "push"}
+
+
+async def test_installation_events_make_every_process_forget_its_installations(
+    rt: Runtime, client: httpx.AsyncClient, gh: GitHubStandIn
+) -> None:
+    for name in ("installation", "installation_repositories"):
+        assert (await deliver(client, name, EVERY_EVENT[name])).json() == {"status": "queued"}
+    assert await github_of(rt).consumer.drain() == 2
+    assert await rt.redis.get(keys.GITHUB_INSTALLATIONS_EPOCH) == "2"
