@@ -6,7 +6,8 @@ SDK (`AsyncAnthropic(base_url=standin.base_url, api_key=...)`) talks to it unmod
 
 * `POST /v1/messages`, non-streaming (a Message object) and streaming (SSE in the real event order, with a ping);
 * `GET /v1/models/{id}`, the cheap call `nightshift doctor` makes to check a key (claude-* ids exist);
-* the API's transcript checks (first message from the user, roles alternate, every tool_use answered by a
+* the API's transcript checks (no empty message but a final assistant one, first message from the user,
+  consecutive same-role messages combined into one turn as the API documents, every tool_use answered by a
   leading tool_result, no unknown tool_use_id), answered with the real 400 `invalid_request_error` shape;
 * scripted errors: HTTP errors such as 429 with retry-after, 529 or 500, and an SSE `error` event mid-stream;
 * rough usage numbers and a simple prompt-cache simulation.
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import json
 import math
 import threading
@@ -702,8 +702,28 @@ def _transcript_problem(messages: list[JsonValue]) -> str | None:
     for index, message in enumerate(messages):
         if problem := _shape_problem(index, message, is_last=index == len(messages) - 1):
             return problem
-    checked = _objects(messages)  # all of them, now that every shape passed
+    checked = _combined(_objects(messages))  # all of them, now that every shape passed
     return _order_problem(checked) or _tool_pairing_problem(checked)
+
+
+def _combined(messages: list[JsonObject]) -> list[JsonObject]:
+    """Consecutive user or assistant messages as the one turn the API makes of them ("Consecutive `user` or
+    `assistant` turns in your request will be combined into a single turn", MessageCreateParams.messages): the
+    tool_result-first rule then applies to the combined turn."""
+    turns: list[JsonObject] = []
+    for message in messages:
+        blocks: list[JsonValue] = [*_as_blocks(message.get("content"))]
+        if turns and turns[-1]["role"] == message.get("role"):
+            previous = turns[-1]["content"]
+            assert isinstance(previous, list)
+            previous.extend(blocks)
+        else:
+            turns.append({"role": message.get("role"), "content": blocks})
+    return turns
+
+
+def _as_blocks(content: JsonValue) -> list[JsonValue]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(_objects(content))
 
 
 def _shape_problem(index: int, message: JsonValue, *, is_last: bool) -> str | None:
@@ -732,15 +752,9 @@ def _blocks_shape_problem(index: int, blocks: list[JsonValue]) -> str | None:
     return None
 
 
-def _order_problem(messages: list[JsonObject]) -> str | None:
-    if messages[0].get("role") != "user":
+def _order_problem(turns: list[JsonObject]) -> str | None:
+    if turns[0].get("role") != "user":
         return 'messages: first message must use the "user" role'
-    for previous, current in itertools.pairwise(messages):
-        if (role := current.get("role")) == previous.get("role"):
-            return (
-                'messages: roles must alternate between "user" and "assistant", '
-                f'but found multiple "{role}" roles in a row'
-            )
     return None
 
 
