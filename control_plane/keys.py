@@ -50,6 +50,16 @@ def origin(origin: str) -> str:
     return f"{PREFIX}origin:{origin}"
 
 
+def message_cause(session_id: str, cause: str) -> str:
+    """String with TTL: set in the same script that appends the message a cause put into a session (a GitHub
+    comment, a Slack event, a Sentry event), so a retried delivery of that cause appends nothing more."""
+    return f"{PREFIX}cause:{session_id}:{cause}"
+
+
+CAUSE_TTL_S = 7 * 24 * 3600
+"""Longer than any integration retries or lets people redeliver (GitHub: 3 days)."""
+
+
 PULL_REQUESTS = PREFIX + "prs"
 """Sorted set of pull request keys ("owner/name#12") Nightshift opened, by opening time."""
 PR_EVENTS = PREFIX + "pr-events"
@@ -83,6 +93,11 @@ GITHUB_SEEN_TTL_S = 4 * 24 * 3600
 def github_seen(what: str) -> str:
     """String with TTL: a delivery id or a comment id already accepted (de-duplication of deliveries and replays)."""
     return f"{PREFIX}github:seen:{what}"
+
+
+GITHUB_INSTALLATIONS_EPOCH = PREFIX + "github:installations-epoch"
+"""Counter: bumped by each `installation`/`installation_repositories` event; every process that caches installation
+ids and tokens drops them when it sees a new value (the event is handled by one process only)."""
 
 
 def github_thread(origin: str) -> str:

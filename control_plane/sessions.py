@@ -24,10 +24,12 @@ async def create_session(
     max_prompt_bytes: int,
     credentials: GitCredentials | None = None,
     parent_id: str | None = None,
+    cause: str | None = None,
 ) -> Session:
     """Check everything first, then write the session, its first events and its job in one step.
 
-    Raises OriginTaken when req.origin already has a session (checked again atomically with the write)."""
+    Raises OriginTaken when req.origin already has a session (checked again atomically with the write). `cause`:
+    what the prompt came from (a comment id...), remembered with it: see post_message."""
     _check_size(req.prompt, "the prompt", max_prompt_bytes)
     repo = normalize_repo(req.repo)
     if req.origin is not None and (holder := await store.by_origin(req.origin)) is not None:
@@ -64,7 +66,10 @@ async def create_session(
         parent_id=parent_id,
     )
     holder = await store.create(
-        session, [created, StatusChanged(status="queued")], UserMessage(text=req.prompt, author=req.requested_by)
+        session,
+        [created, StatusChanged(status="queued")],
+        UserMessage(text=req.prompt, author=req.requested_by),
+        cause=cause,
     )
     if holder != session.id:
         assert req.origin is not None
@@ -72,8 +77,13 @@ async def create_session(
     return session
 
 
-async def post_message(store: SessionStore, session_id: str, req: NewMessage, *, max_prompt_bytes: int) -> bool:
-    """Returns True when the message reopened an ended session (a new run is queued)."""
+async def post_message(
+    store: SessionStore, session_id: str, req: NewMessage, *, max_prompt_bytes: int, cause: str | None = None
+) -> bool:
+    """Returns True when the message reopened an ended session (a new run is queued).
+
+    `cause`: what the message came from (a GitHub comment, a Slack event...), for integrations whose deliveries are
+    retried: the message of one cause is appended once, however often it is posted."""
     _check_size(req.text, "the message", max_prompt_bytes)
-    _, reopened = await store.post_message(session_id, UserMessage(text=req.text, author=req.author))
+    _, reopened = await store.post_message(session_id, UserMessage(text=req.text, author=req.author), cause)
     return reopened

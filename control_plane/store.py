@@ -23,17 +23,19 @@ from harness.events import (
     UserMessage,
 )
 
-# KEYS: session, events, inbox, queue, index, then per facet (keys.FACETS) its index, then its value counts.
-# ARGV: record (json object of json values), first events (json array of [kind, json]), prompt json, created_at,
-# session id, then the facet values.
+# KEYS: session, events, inbox, queue, index, then per facet (keys.FACETS) its index, then its value counts, then
+# the origin and the cause. ARGV: record (json object of json values), first events (json array of [kind, json]),
+# prompt json, created_at, session id, then the facet values, then the origin and the cause ('' for none), the
+# cause's ttl.
 _CREATE = """
--- The origin is the last key and the last arg ('' for none): one issue, PR or thread maps to one session, so the
--- claim is made here, with the record, and a session already holding the origin is returned instead.
-if ARGV[#ARGV] ~= '' then
-  local holder = redis.call('GET', KEYS[#KEYS])
+-- One issue, PR or thread maps to one session, so the origin is claimed here, with the record, and a session
+-- already holding it is returned instead.
+if ARGV[9] ~= '' then
+  local holder = redis.call('GET', KEYS[12])
   if holder then return holder end
-  redis.call('SET', KEYS[#KEYS], ARGV[5])
+  redis.call('SET', KEYS[12], ARGV[5])
 end
+if ARGV[10] ~= '' then redis.call('SET', KEYS[13], '1', 'EX', ARGV[11]) end
 for field, value in pairs(cjson.decode(ARGV[1])) do redis.call('HSET', KEYS[1], field, value) end
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
 for _, ev in ipairs(cjson.decode(ARGV[2])) do redis.call('XADD', KEYS[2], '*', 'k', ev[1], 'e', ev[2]) end
@@ -48,8 +50,10 @@ end
 return ARGV[5]
 """
 
-# KEYS: session, events, inbox, queue. ARGV: message json, reopened-status json, session id, now.
+# KEYS: session, events, inbox, queue, cause. ARGV: message json, reopened-status json, session id, now, cause ('' for
+# none), cause ttl. Returns {'', 0} when the cause had put its message into the session already.
 _POST_MESSAGE = """
+if ARGV[5] ~= '' and not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[6]) then return {'', 0} end
 local id = redis.call('XADD', KEYS[2], '*', 'k', 'user_message', 'e', ARGV[1])
 redis.call('XADD', KEYS[3], id, 'e', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'inbox_seq', 1)
@@ -100,9 +104,10 @@ class SessionStore:
         self._end_run = redis.register_script(_END_RUN)
         self._cancel = redis.register_script(_CANCEL)
 
-    async def create(self, session: Session, first: list[Event], prompt: UserMessage) -> str:
+    async def create(self, session: Session, first: list[Event], prompt: UserMessage, cause: str | None = None) -> str:
         """Record, index, first events, prompt in the inbox and the job: all or nothing. Returns the id of the
-        session holding session.origin: session.id, or another one's (and then nothing was written)."""
+        session holding session.origin: session.id, or another one's (and then nothing was written). `cause`: what
+        the prompt came from (see post_message), so that a retry of it does not post it again as a follow-up."""
         sid = session.id
         facets = {"repo": session.repo, "source": session.source, "requested_by": session.requested_by}
         assert tuple(facets) == keys.FACETS
@@ -116,6 +121,7 @@ class SessionStore:
                 *[keys.by_facet(f, v) for f, v in facets.items()],
                 *[keys.facet_values(f) for f in facets],
                 keys.origin(session.origin or ""),
+                keys.message_cause(sid, cause or ""),
             ],
             args=[
                 json.dumps(session.to_redis()),
@@ -125,6 +131,8 @@ class SessionStore:
                 sid,
                 *facets.values(),
                 session.origin or "",
+                cause or "",
+                keys.CAUSE_TTL_S,
             ],
         )
         return holder
@@ -179,16 +187,28 @@ class SessionStore:
         rows = await self.redis.xrange(keys.inbox(session_id), min=start, max="+")
         return [(event_id, UserMessage.model_validate_json(fields["e"])) for event_id, fields in rows]
 
-    async def post_message(self, session_id: str, message: UserMessage) -> tuple[str, bool]:
-        """Log a person's message; reopen (and queue) the session if it had ended. Returns (id, reopened)."""
+    async def post_message(
+        self, session_id: str, message: UserMessage, cause: str | None = None
+    ) -> tuple[str | None, bool]:
+        """Log a person's message; reopen (and queue) the session if it had ended. Returns (id, reopened).
+
+        `cause` names what the message came from (a GitHub comment, a Slack event...): a message with a cause is
+        appended once, in the same script that remembers the cause, so a retried delivery appends nothing, reopens
+        nothing and gets (None, False)."""
         if not await self.exists(session_id):
             raise NotFound(f"no session {session_id!r}")
         reopened = StatusChanged(status="queued", reason=f"new message from {message.author}")
         event_id, was_reopened = await self._post_message(
-            keys=[keys.session(session_id), keys.events(session_id), keys.inbox(session_id), keys.QUEUE],
-            args=[message.model_dump_json(), _json(reopened), session_id, time.time()],
+            keys=[
+                keys.session(session_id),
+                keys.events(session_id),
+                keys.inbox(session_id),
+                keys.QUEUE,
+                keys.message_cause(session_id, cause or ""),
+            ],
+            args=[message.model_dump_json(), _json(reopened), session_id, time.time(), cause or "", keys.CAUSE_TTL_S],
         )
-        return event_id, bool(was_reopened)
+        return event_id or None, bool(was_reopened)
 
     async def set_status(self, session_id: str, status: SessionStatus, reason: str = "", **fields: object) -> None:
         values = {"status": status, "updated_at": time.time(), **fields}

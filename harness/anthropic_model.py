@@ -1,13 +1,14 @@
 """Anthropic Messages API client: streaming, tool use, prompt caching, retries with backoff."""
 
 from collections.abc import Sequence
+from typing import get_args
 
 import anthropic
 from pydantic import JsonValue
 
 from harness.anthropic_config import AnthropicConfig
 from harness.errors import ConfigError, ModelAPIError
-from harness.messages import ContentBlock, Message, ModelTurn, TextBlock, ToolSpec, ToolUseBlock, Usage
+from harness.messages import ContentBlock, Message, ModelTurn, StopReason, TextBlock, ToolSpec, ToolUseBlock, Usage
 from harness.model import (
     RETRYABLE_ERROR_TYPES,
     RETRYABLE_STATUS,
@@ -81,6 +82,12 @@ class AnthropicModel:
             messages=_message_params(messages),
         ) as stream:
             final = await stream.get_final_message()
+        if final.stop_reason is not None and final.stop_reason not in get_args(StopReason):
+            # The SDK passes through a value newer than itself; stored, it would break the event log's schema.
+            raise ModelAPIError(
+                f"the model API ended its reply with stop_reason {final.stop_reason!r}, which this version of "
+                "Nightshift does not know how to continue from"
+            )
         usage = Usage(
             input_tokens=final.usage.input_tokens,
             output_tokens=final.usage.output_tokens,

@@ -65,6 +65,9 @@ class ModelTurnEvent(_Event):
     """Id of the newest user_message event that was part of the request behind this turn."""
     notice: str | None = None
     """Text the harness itself put at the end of that request (the wrap-up request when a budget ran out)."""
+    notice_kind: Literal["wrap_up", "go_on"] = "wrap_up"
+    """What the notice asked for: the report a run writes when a budget ends it, or to go on with a reply that
+    was empty or cut short."""
 
 
 class ModelRetry(_Event):

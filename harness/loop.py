@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -29,13 +29,21 @@ from harness.events import (
 )
 from harness.messages import Message, ModelTurn, TextBlock, ToolResultBlock, ToolUseBlock
 from harness.model import Model
-from harness.prompt import wrap_up_request
+from harness.prompt import go_on_request, wrap_up_request
 from harness.subsession_tools import WAIT, WAITING
 from harness.toolbox import ToolContext, ToolOutcome
 from harness.tools import FINISH, describe, run_tool, tool_specs
-from harness.transcript import INTERRUPTED, Transcript, add_turn, missing_results, next_user_content, restart
+from harness.transcript import (
+    CUT_SHORT,
+    INTERRUPTED,
+    Transcript,
+    add_turn,
+    missing_results,
+    next_user_content,
+    restart,
+)
 
-CUT_OFF = "not run: your response hit max_tokens and this tool call may be incomplete. Retry in smaller steps."
+CUT_OFF = "not run: your response was cut off ({}) and this tool call may be incomplete. Retry in smaller steps."
 CANCELLED = "cancelled: the session was stopped while this tool ran."
 
 
@@ -62,6 +70,9 @@ class LoopConfig(BaseModel):
     compaction: CompactionConfig = CompactionConfig()
     wrap_up_max_tokens: int = 1500
     """The report a run writes when a budget ends it: one model call, capped, counted like any other."""
+    max_continuations: int = 3
+    """Times in a row the loop asks the model to go on with a text reply cut short (max_tokens) before it ends
+    the run with what it has, saying it was cut. An empty reply is asked about once."""
 
 
 class AgentLoop:
@@ -97,8 +108,9 @@ class AgentLoop:
                 return LoopResult("budget_exhausted", _last_summary(t))
             if _waiting(t) and not new:
                 return LoopResult("waiting", _waiting_summary(t))
-            if _turn_over(t) and not new:
-                return LoopResult("finished", _last_summary(t))
+            go_on = self._go_on(t)
+            if _turn_over(t) and not new and go_on is None:
+                return LoopResult("finished", self._summary(t))
             if self.hand_back():
                 raise HandBack()  # the inbox is only read, never consumed: the next worker sees the same messages
             reason = exhausted(t.spent, self.config.budget, self.clock() - started)
@@ -106,21 +118,51 @@ class AgentLoop:
                 reason = await self.spend_limit.exceeded()
             if reason is not None:
                 return LoopResult("budget_exhausted", await self._wrap_up(t, new, reason))
-            if due(t, self.model.context_window_tokens, self.config.compaction):
-                await self._compact(t)
-            turn = await self._ask(t, new)
+            if not await self._make_room(t):
+                return LoopResult("failed", CONTEXT_FULL)
+            turn = await self._ask(t, new, go_on)
             if turn.stop_reason == "refusal":
                 return LoopResult("failed", "the model refused to continue this task")
             await self._run_tools(t, turn)
             if _waiting(t):
                 return LoopResult("waiting", _waiting_summary(t))
-            if _turn_over(t):
-                return LoopResult("finished", _last_summary(t))
+            if _turn_over(t) and self._go_on(t) is None:
+                return LoopResult("finished", self._summary(t))
 
-    async def _ask(self, t: Transcript, new: list[tuple[str, UserMessage]]) -> ModelTurn:
-        user = Message(role="user", content=list(next_user_content(t, [m for _, m in new])))
+    async def _make_room(self, t: Transcript) -> bool:
+        """Compact when the conversation nears the context window, or filled it; False when it cannot be made to fit:
+        it filled the window with one exchange, or the model could not summarise it."""
+        if t.context_exceeded:
+            return len(t.messages) >= 4 and await self._compact(t)
+        if due(t, self.model.context_window_tokens, self.config.compaction):
+            await self._compact(t)
+        return True
+
+    def _go_on(self, t: Transcript) -> str | None:
+        """The notice that asks the model to go on after an empty reply (once) or a text reply cut short (a bounded
+        number of times); None when its last reply stands as it is."""
+        if t.empty_replies == 1:
+            return go_on_request(empty=True)
+        if 0 < t.cut_replies <= self.config.max_continuations:
+            return go_on_request(empty=False, reason=_CUT_REASONS[t.last_stop_reason])
+        return None
+
+    def _summary(self, t: Transcript) -> str:
+        """What a finished run reports: the finish call's summary or the last reply, and whether that reply was
+        empty or cut short and left so."""
+        if t.empty_replies:
+            return "the model ended its turn without a reply"
+        summary = _last_summary(t)
+        if t.cut_replies:
+            cause = _CUT_REASONS[t.last_stop_reason]
+            times = f"{t.cut_replies} times in a row" if t.cut_replies > 1 else "and was left so"
+            return f"{summary}\n\n[cut: the reply was cut off ({cause}) {times}; this is where it stopped]"
+        return summary
+
+    async def _ask(self, t: Transcript, new: list[tuple[str, UserMessage]], notice: str | None) -> ModelTurn:
+        user = Message(role="user", content=list(next_user_content(t, [m for _, m in new], notice)))
         turn = await self.model.complete(self.system, [*t.messages, user], self.specs, on_retry=self._on_retry)
-        await self._log_turn(t, user, turn, new)
+        await self._log_turn(t, user, turn, new, notice, "go_on")
         return turn
 
     async def _log_turn(
@@ -129,7 +171,8 @@ class AgentLoop:
         user: Message,
         turn: ModelTurn,
         new: list[tuple[str, UserMessage]],
-        notice: str | None = None,
+        notice: str | None,
+        notice_kind: Literal["wrap_up", "go_on"],
     ) -> None:
         event = ModelTurnEvent(
             step=t.steps + 1,
@@ -140,6 +183,7 @@ class AgentLoop:
             cost_usd=turn.cost_usd,
             delivered_through=new[-1][0] if new else t.delivered_through,
             notice=notice,
+            notice_kind=notice_kind,
         )
         await self.sink.append(event)
         add_turn(t, user, event)
@@ -164,21 +208,24 @@ class AgentLoop:
         # Text only: a tool call here would never be run, and would be left open in the transcript.
         report = turn.text.strip() or "(the model wrote no report)"
         text_only = turn.model_copy(update={"content": [TextBlock(text=report)], "stop_reason": "end_turn"})
-        await self._log_turn(t, user, text_only, new, notice)
+        await self._log_turn(t, user, text_only, new, notice, "wrap_up")
         return f"{reason}\n\n{report}"
 
-    async def _compact(self, t: Transcript) -> None:
+    async def _compact(self, t: Transcript) -> bool:
+        """Replace the conversation with the model's summary of it; False when it wrote none (nothing replaced)."""
         compacted = await compact(self.model, self.system, self.specs, t, self.config.compaction, self._on_retry)
         if compacted is None:
             await self.sink.append(Note(text="compaction skipped: the model wrote no summary"))
-            return
+            return False
         await self.sink.append(compacted)
         restart(t, compacted)
+        return True
 
     async def _run_tools(self, t: Transcript, turn: ModelTurn) -> None:
         for use in turn.tool_uses:
-            if turn.stop_reason == "max_tokens":
-                await self._record(use, ToolOutcome(output=CUT_OFF, is_error=True), t, 0)
+            if turn.stop_reason in CUT_SHORT:
+                cut_off = CUT_OFF.format(_CUT_REASONS[turn.stop_reason])
+                await self._record(use, ToolOutcome(output=cut_off, is_error=True), t, 0)
                 continue
             await self.sink.append(
                 ToolStarted(tool_use_id=use.id, name=use.name, summary=describe(use.name, use.input))
@@ -234,6 +281,17 @@ class AgentLoop:
         await self.sink.append(ModelRetry(attempt=attempt, wait_s=wait_s, error=error))
 
 
+CONTEXT_FULL = (
+    "the conversation no longer fits the model's context window, even after compaction: "
+    "start a new session with a narrower task"
+)
+_CUT_REASONS = {
+    "max_tokens": "it reached the output limit, max_tokens",
+    "pause_turn": "the API paused the turn",
+    "model_context_window_exceeded": "it filled the model's context window",
+}
+
+
 def _finish_call(t: Transcript) -> ToolUseBlock | None:
     return next((u for u in t.open_tool_uses if u.name == FINISH and not _failed(t, u)), None)
 
@@ -245,7 +303,7 @@ def _failed(t: Transcript, use: ToolUseBlock) -> bool:
 
 def _turn_over(t: Transcript) -> bool:
     """The agent has nothing more to do until someone writes: it called finish, or answered without tools."""
-    return bool(t.messages) and (not t.open_tool_uses or _finish_call(t) is not None)
+    return bool(t.messages or t.empty_replies) and (not t.open_tool_uses or _finish_call(t) is not None)
 
 
 def _waiting(t: Transcript) -> bool:
@@ -264,8 +322,7 @@ def _last_summary(t: Transcript) -> str:
     finish = _finish_call(t)
     if finish is not None:
         return str(finish.input.get("summary", ""))
-    last = t.messages[-1] if t.messages else None
-    return "\n".join(b.text for b in last.content if b.type == "text") if last else ""
+    return t.answer
 
 
 def _ms_since(began: float) -> int:

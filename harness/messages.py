@@ -43,7 +43,11 @@ class Usage(BaseModel):
         return self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
 
 
-StopReason = Literal["end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal"]
+StopReason = Literal[
+    "end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal", "model_context_window_exceeded"
+]
+"""Every value anthropic.types.StopReason knows (a test keeps them equal); a client turns a value outside it into a
+ModelAPIError, so a newer API fails one run clearly instead of breaking the event log's schema."""
 
 
 class ModelTurn(BaseModel):

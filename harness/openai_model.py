@@ -102,6 +102,12 @@ class OpenAIModel:
             raise ModelAPIError("the model API answered with no choices", retryable=False)
         choice = completion.choices[0]
         content = _content(choice.message)
+        if choice.finish_reason is not None and choice.finish_reason not in _STOP:
+            # The SDK passes through values servers add (vLLM's "abort", ...): fail this run, clearly.
+            raise ModelAPIError(
+                f"the model API ended its reply with finish_reason {choice.finish_reason!r}, which this version of "
+                "Nightshift does not know how to continue from"
+            )
         stop = _STOP.get(choice.finish_reason)
         if stop == "end_turn" and any(isinstance(b, ToolUseBlock) for b in content):
             stop = "tool_use"  # some servers (Ollama) say "stop" for a turn that calls tools

@@ -62,6 +62,11 @@ def wrap_up_request(reason: str) -> str:
     return _ENV.get_template("wrap_up.md.j2").render(reason=reason).strip()
 
 
+def go_on_request(*, empty: bool, reason: str = "") -> str:
+    """Asks the model to go on after a reply that was empty or cut short (`reason`: why it was cut)."""
+    return _ENV.get_template("go_on.md.j2").render(empty=empty, reason=reason).strip()
+
+
 def child_task(*, parent_id: str, parent_title: str, task: str) -> str:
     return _ENV.get_template("child_task.md.j2").render(parent_id=parent_id, parent_title=parent_title, task=task)
 

@@ -6,13 +6,18 @@ result: the API refuses a transcript with a tool_use that has no tool_result rig
 
 A `compacted` event restarts the transcript from its content (the task, then a summary of the work so far), so
 a session compacted before a crash resumes from the same compacted transcript, not from the full history.
+
+An empty reply (the API documents `end_turn` with no content, mostly right after tool results) is never kept as
+a message: the API refuses an empty message anywhere but last, so a session that kept one could never take a
+follow-up. The user content the model read without answering is carried into the next user message instead (its
+tool results still first), which also repairs sessions logged before this rule: rebuild applies it to their log.
 """
 
 from dataclasses import dataclass, field
 
 from harness.budget import Spent
 from harness.events import Compacted, LoggedEvent, ModelTurnEvent, RunStarted, ToolResult, UserMessage
-from harness.messages import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from harness.messages import Message, StopReason, TextBlock, ToolResultBlock, ToolUseBlock
 
 INTERRUPTED = (
     "interrupted: this tool call was cut off (worker restart or cancellation) before it reported a result; "
@@ -34,12 +39,24 @@ class Transcript:
     """Model calls over the whole session; numbers the next step."""
     spent: Spent = field(default_factory=Spent)
     """Spent by the current run (since the last hand-off), for its budget."""
-    preamble: list[TextBlock] = field(default_factory=list)
-    """After a compaction: what the next user message starts with (the task and the summary); then empty."""
+    preamble: list[TextBlock | ToolResultBlock] = field(default_factory=list)
+    """What the next user message starts with: after a compaction the task and the summary, after an empty reply
+    the user content the model read and did not answer; otherwise empty."""
     context_tokens: int = 0
     """Tokens the last model call read and wrote: about the size of the conversation so far."""
     wrapped_up: bool = False
     """The last turn is the report a run writes when a budget ends it (its request carried a notice)."""
+    empty_replies: int = 0
+    """Replies in a row that had no content at all (kept in no message, see the module docstring)."""
+    cut_replies: int = 0
+    """Text-only replies in a row that stopped before the model was done (max_tokens, pause_turn, the context
+    window): the loop asks the model to go on, a bounded number of times."""
+    last_stop_reason: StopReason | None = None
+    """Why the last reply stopped."""
+    context_exceeded: bool = False
+    """The last reply stopped because the conversation filled the model's context window: compact before the next."""
+    answer: str = ""
+    """The text of the last reply, joined to the cut replies it continues: what the run reports when it ends."""
 
 
 def user_text(message: UserMessage) -> str:
@@ -66,15 +83,31 @@ def next_user_content(
     return blocks
 
 
+CUT_SHORT: frozenset[StopReason | None] = frozenset({"max_tokens", "pause_turn", "model_context_window_exceeded"})
+"""Stop reasons of a reply the model did not end itself: its text goes on in the next reply, its tool calls may
+be incomplete."""
+
+
 def add_turn(t: Transcript, user: Message, turn: ModelTurnEvent) -> None:
     """The transcript after a model call: the request's user message, the answer, its open tool calls."""
-    t.messages += [user, Message(role="assistant", content=turn.content)]
+    if turn.content:
+        t.messages += [user, Message(role="assistant", content=turn.content)]
+        t.preamble = []
+    else:
+        t.preamble = [b for b in user.content if isinstance(b, TextBlock | ToolResultBlock)]
     t.open_tool_uses = [b for b in turn.content if isinstance(b, ToolUseBlock)]
-    t.results, t.preamble = {}, []
+    t.results = {}
+    text = "\n".join(b.text for b in turn.content if isinstance(b, TextBlock))
+    t.answer = (t.answer if t.cut_replies else "") + text
+    cut = bool(turn.content) and not t.open_tool_uses and turn.stop_reason in CUT_SHORT
+    t.cut_replies = t.cut_replies + 1 if cut else 0
+    t.empty_replies = 0 if turn.content else t.empty_replies + 1
+    t.last_stop_reason = turn.stop_reason
+    t.context_exceeded = turn.stop_reason == "model_context_window_exceeded"
     t.delivered_through = turn.delivered_through or t.delivered_through
     t.steps = turn.step
     t.context_tokens = turn.usage.total_tokens
-    t.wrapped_up = turn.notice is not None
+    t.wrapped_up = turn.notice is not None and turn.notice_kind == "wrap_up"
     _count(t, turn.usage.total_tokens, turn.cost_usd)
 
 
@@ -83,6 +116,7 @@ def restart(t: Transcript, compacted: Compacted) -> None:
     t.messages, t.open_tool_uses, t.results = [], [], {}
     t.preamble = list(compacted.content)
     t.context_tokens = 0
+    t.context_exceeded = False
     _count(t, compacted.usage.total_tokens, compacted.cost_usd)
 
 

@@ -65,8 +65,10 @@ class TriageStarter:
         return self.health.automations
 
     async def start(
-        self, automation_id: str, req: NewSession, *, limit: int, report: ReportTo
+        self, automation_id: str, req: NewSession, *, limit: int, report: ReportTo, cause: str | None = None
     ) -> Started | Existing | Skipped:
+        """`cause`: what the delivery is (a Sentry event...), remembered with the session it starts, so that a retry
+        of the same delivery is known as such by the caller (keys.message_cause)."""
         if req.origin is not None and (holder := await self.store.by_origin(req.origin)) is not None:
             return Existing(holder)
         if await self.automations.skip_if_paused(automation_id):
@@ -80,14 +82,16 @@ class TriageStarter:
         try:
             if await self.running(automation_id) >= limit:
                 raise Deferred  # counted again under the lock: another process may have taken the last slot
-            return await self._create(automation_id, req, report)
+            return await self._create(automation_id, req, report, cause)
         finally:
             await lock.release()
 
-    async def _create(self, automation_id: str, req: NewSession, report: ReportTo) -> Started | Existing | Skipped:
+    async def _create(
+        self, automation_id: str, req: NewSession, report: ReportTo, cause: str | None
+    ) -> Started | Existing | Skipped:
         try:
             session = await create_session(
-                self.store, req, max_prompt_bytes=self.max_prompt_bytes, credentials=self.credentials
+                self.store, req, max_prompt_bytes=self.max_prompt_bytes, credentials=self.credentials, cause=cause
             )
         except OriginTaken as e:
             return Existing(e.session_id)  # another process started it a moment ago

@@ -6,7 +6,8 @@ SDK (`AsyncAnthropic(base_url=standin.base_url, api_key=...)`) talks to it unmod
 
 * `POST /v1/messages`, non-streaming (a Message object) and streaming (SSE in the real event order, with a ping);
 * `GET /v1/models/{id}`, the cheap call `nightshift doctor` makes to check a key (claude-* ids exist);
-* the API's transcript checks (first message from the user, roles alternate, every tool_use answered by a
+* the API's transcript checks (no empty message but a final assistant one, first message from the user,
+  consecutive same-role messages combined into one turn as the API documents, every tool_use answered by a
   leading tool_result, no unknown tool_use_id), answered with the real 400 `invalid_request_error` shape;
 * scripted errors: HTTP errors such as 429 with retry-after, 529 or 500, and an SSE `error` event mid-stream;
 * rough usage numbers and a simple prompt-cache simulation.
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import json
 import math
 import threading
@@ -52,7 +52,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import JsonValue
 from starlette.applications import Starlette
@@ -79,6 +79,7 @@ __all__ = [
     "Step",
     "TextContent",
     "ToolUseContent",
+    "cut_tool_use",
     "text",
     "tool_use",
 ]
@@ -86,7 +87,9 @@ __all__ = [
 JsonObject = dict[str, JsonValue]
 """Raw vendor JSON: a request body, or a part of one, exactly as the SDK sent it."""
 
-StopReason = Literal["end_turn", "tool_use"]
+StopReason = str
+"""What a `Reply` ends with: the API's values (anthropic.types.StopReason), or any other string, to test how the
+code under test takes a value a newer API may send."""
 
 # The status the real API pairs with each error type. A MidStreamError answers a request that did not stream with it.
 _STATUS_FOR_ERROR_TYPE = {
@@ -121,6 +124,9 @@ class ToolUseContent:
     id: str
     name: str
     input: JsonObject
+    partial_json: str | None = None
+    """When set, streamed instead of `input` as the block's JSON: a call cut short (e.g. at max_tokens) whose
+    arguments are not valid JSON."""
 
     def to_json(self) -> JsonObject:
         return {"type": "tool_use", "id": self.id, "name": self.name, "input": self.input}
@@ -139,6 +145,11 @@ def tool_use(name: str, input: Mapping[str, JsonValue] | None = None, *, id: str
     return ToolUseContent(id=id or _new_id("toolu_"), name=name, input=dict(input or {}))
 
 
+def cut_tool_use(name: str, partial_json: str, *, id: str | None = None) -> ToolUseContent:
+    """A tool_use block whose streamed arguments stop mid-JSON, as when a reply reaches max_tokens inside a call."""
+    return ToolUseContent(id=id or _new_id("toolu_"), name=name, input={}, partial_json=partial_json)
+
+
 @dataclass(frozen=True)
 class ScriptedUsage:
     """Usage numbers to report instead of the simulated ones; a field left None keeps the simulated value."""
@@ -153,22 +164,34 @@ class ScriptedUsage:
 class Reply:
     """One scripted assistant message: `Reply("Hi")`, `Reply(text("Looking."), tool_use("read_file", {...}))`.
 
-    stop_reason follows from the content ("tool_use" if it calls a tool, else "end_turn"); `delay_s` waits before
-    answering, to exercise timeouts or interleave concurrent sessions.
+    stop_reason follows from the content ("tool_use" if it calls a tool, else "end_turn") unless `stop` names it
+    (e.g. "max_tokens", "refusal", "model_context_window_exceeded"); `Reply()` is the empty reply the API sends now
+    and then right after tool results. `delay_s` waits before answering, to exercise timeouts or interleave
+    concurrent sessions.
     """
 
     content: tuple[ScriptedBlock, ...]
     usage: ScriptedUsage
     delay_s: float
+    stop: StopReason | None
 
-    def __init__(self, *content: ScriptedBlock | str, usage: ScriptedUsage | None = None, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        *content: ScriptedBlock | str,
+        usage: ScriptedUsage | None = None,
+        delay_s: float = 0.0,
+        stop: StopReason | None = None,
+    ) -> None:
         # frozen: assign through object.__setattr__, as a dataclass's own __init__ would
         object.__setattr__(self, "content", tuple(text(b) if isinstance(b, str) else b for b in content))
         object.__setattr__(self, "usage", usage or ScriptedUsage())
         object.__setattr__(self, "delay_s", delay_s)
+        object.__setattr__(self, "stop", stop)
 
     @property
     def stop_reason(self) -> StopReason:
+        if self.stop is not None:
+            return self.stop
         return "tool_use" if any(isinstance(b, ToolUseContent) for b in self.content) else "end_turn"
 
     def to_json(self) -> list[JsonObject]:
@@ -580,7 +603,8 @@ def _block_events(index: int, block: ScriptedBlock) -> Iterator[SseEvent]:
     else:
         start = {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
         # Split the JSON so the SDK's partial-JSON concatenation is exercised, as with a real model.
-        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _pieces(json.dumps(block.input))]
+        arguments = block.partial_json if block.partial_json is not None else json.dumps(block.input)
+        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _pieces(arguments)]
     yield "content_block_start", _block_start(index, start)
     for delta in deltas:
         yield "content_block_delta", _block_delta(index, delta)
@@ -678,8 +702,28 @@ def _transcript_problem(messages: list[JsonValue]) -> str | None:
     for index, message in enumerate(messages):
         if problem := _shape_problem(index, message, is_last=index == len(messages) - 1):
             return problem
-    checked = _objects(messages)  # all of them, now that every shape passed
+    checked = _combined(_objects(messages))  # all of them, now that every shape passed
     return _order_problem(checked) or _tool_pairing_problem(checked)
+
+
+def _combined(messages: list[JsonObject]) -> list[JsonObject]:
+    """Consecutive user or assistant messages as the one turn the API makes of them ("Consecutive `user` or
+    `assistant` turns in your request will be combined into a single turn", MessageCreateParams.messages): the
+    tool_result-first rule then applies to the combined turn."""
+    turns: list[JsonObject] = []
+    for message in messages:
+        blocks: list[JsonValue] = [*_as_blocks(message.get("content"))]
+        if turns and turns[-1]["role"] == message.get("role"):
+            previous = turns[-1]["content"]
+            assert isinstance(previous, list)
+            previous.extend(blocks)
+        else:
+            turns.append({"role": message.get("role"), "content": blocks})
+    return turns
+
+
+def _as_blocks(content: JsonValue) -> list[JsonValue]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(_objects(content))
 
 
 def _shape_problem(index: int, message: JsonValue, *, is_last: bool) -> str | None:
@@ -708,15 +752,9 @@ def _blocks_shape_problem(index: int, blocks: list[JsonValue]) -> str | None:
     return None
 
 
-def _order_problem(messages: list[JsonObject]) -> str | None:
-    if messages[0].get("role") != "user":
+def _order_problem(turns: list[JsonObject]) -> str | None:
+    if turns[0].get("role") != "user":
         return 'messages: first message must use the "user" role'
-    for previous, current in itertools.pairwise(messages):
-        if (role := current.get("role")) == previous.get("role"):
-            return (
-                'messages: roles must alternate between "user" and "assistant", '
-                f'but found multiple "{role}" roles in a row'
-            )
     return None
 
 

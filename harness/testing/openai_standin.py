@@ -5,7 +5,8 @@ so one test can drive either provider with the same steps; what this server repr
 wire format, so the real `openai` SDK (`AsyncOpenAI(base_url=standin.base_url)`) talks to it unmodified:
 
 * a `chat.completion` object: the reply's text as `content`, its tool calls as `tool_calls` (arguments as a JSON
-  string), `finish_reason` `tool_calls` or `stop`, and `usage` with `prompt_tokens_details.cached_tokens`;
+  string), `finish_reason` `tool_calls` or `stop` (a scripted `Reply(stop=...)` in its terms: max_tokens is
+  `length`), and `usage` with `prompt_tokens_details.cached_tokens`;
 * the API's transcript checks, answered with the real 400 error shape: roles known; every `tool` message answers
   a `tool_calls` id of the assistant message right before it; every tool call of an assistant message is answered
   before anything else comes;
@@ -174,7 +175,7 @@ class OpenAIStandIn:
             "created": int(time.time()),
             "model": str(body.get("model")),
             "choices": [
-                {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop", "logprobs": None}
+                {"index": 0, "message": message, "finish_reason": _finish_reason(reply, bool(calls)), "logprobs": None}
             ],
             "usage": {
                 "prompt_tokens": prompt_tokens,
@@ -273,3 +274,13 @@ def _text(content: JsonValue) -> str:
     if isinstance(content, list):
         return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
+
+
+_FINISH_FOR_STOP = {"max_tokens": "length", "refusal": "content_filter", "end_turn": "stop", "tool_use": "tool_calls"}
+
+
+def _finish_reason(reply: Reply, calls: bool) -> str:
+    """A scripted `stop` in chat-completions terms (max_tokens → length); a value it has no name for goes as is."""
+    if reply.stop is None:
+        return "tool_calls" if calls else "stop"
+    return _FINISH_FOR_STOP.get(reply.stop, reply.stop)

@@ -44,7 +44,7 @@ class GitHub:
         review_model: Callable[[], Model],
     ) -> None:
         self.config = config
-        self.auth = GitHubAuth(config)
+        self.auth = GitHubAuth(config, redis)
         self.api = GitHubApi(self.auth)
         self.pull_heads = PullRequestHeads(self.auth, self.api)
         threads, prs = Threads(redis), PullRequestStore(redis)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from requests import RequestException
 
 from integrations.github.auth import GitHubAuth, api_message
-from integrations.github.errors import GitHubApiError
+from integrations.github.errors import GitHubApiError, InstallationGone
 from integrations.github.models import ThreadRef
 
 T = TypeVar("T")
@@ -74,6 +74,13 @@ class GitHubApi:
         self.auth = auth
 
     async def _call(self, fn: Callable[[], T]) -> T:
+        await self.auth.catch_up()
+        try:
+            return await self._attempt(fn)
+        except InstallationGone:  # reinstalled since the id was cached or stored: looked up again, once
+            return await self._attempt(fn)
+
+    async def _attempt(self, fn: Callable[[], T]) -> T:
         try:
             return await asyncio.to_thread(fn)
         except GithubException as e:

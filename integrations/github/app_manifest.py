@@ -1,18 +1,51 @@
 """The GitHub App Nightshift needs, as a manifest ("Registering a GitHub App from a manifest"), and the exchange of
 the code GitHub redirects back with for the new App's credentials (POST /app-manifests/{code}/conversions)."""
 
+from dataclasses import dataclass
+from typing import Literal
+
 import httpx
 from pydantic import BaseModel, SecretStr
 
 from harness.errors import ConfigError
 
-PERMISSIONS = {
-    "contents": "write",  # clone, push Nightshift's branches
-    "pull_requests": "write",  # open and update PRs, read diffs and review threads, answer in them
-    "issues": "write",  # read issues, answer, react to the comment that asked
-    "statuses": "write",  # the code reviewer's commit status
-    "metadata": "read",  # mandatory; also the collaborator permission check
-}
+Access = Literal["read", "write"]
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One repository permission of the App: its key in the manifest, its name on GitHub's pages, and why."""
+
+    key: str
+    title: str
+    access: Access
+    why: str
+
+
+REQUIRED = [
+    Permission("contents", "Contents", "write", "clone, and push Nightshift's branches"),
+    Permission(
+        "pull_requests", "Pull requests", "write", "open and update PRs, read diffs and review threads, answer in them"
+    ),
+    Permission("issues", "Issues", "write", "read issues, answer in them, react 👀 to the comment that asked"),
+    Permission("statuses", "Commit statuses", "write", "the code reviewer's commit status on the PR head"),
+    Permission("metadata", "Metadata", "read", "mandatory; also the collaborator permission check"),
+]
+OPTIONAL = [Permission("workflows", "Workflows", "write", "only if the agent may change `.github/workflows/`")]
+"""Not in the manifest: people grant these by hand when they want them."""
+PERMISSIONS = {p.key: p.access for p in REQUIRED}
+_ACCESS_ON_GITHUB = {"read": "Read-only", "write": "Read and write"}
+
+
+def permission_table() -> str:
+    """The README's table of repository permissions, made from the manifest's (`nightshift github permissions`
+    prints it; a test keeps the README equal to it)."""
+    rows = ["| permission | access | why |", "|---|---|---|"]
+    rows += [f"| {p.title} | {_ACCESS_ON_GITHUB[p.access]} | {p.why} |" for p in REQUIRED]
+    rows += [f"| {p.title} | {_ACCESS_ON_GITHUB[p.access]} | *optional*: {p.why} |" for p in OPTIONAL]
+    return "\n".join(rows)
+
+
 EVENTS = ["issue_comment", "pull_request", "pull_request_review", "pull_request_review_comment", "push"]
 """What integrations/github/webhooks.py parses (push: warm-start snapshot refresh)."""
 

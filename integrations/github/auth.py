@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 
 from github import Auth, Github, GithubException, GithubIntegration
 from github.InstallationAuthorization import InstallationAuthorization
+from redis.asyncio import Redis
 
+from control_plane import keys
 from integrations.github.config import GitHubConfig
-from integrations.github.errors import GitHubApiError, NotInstalled
+from integrations.github.errors import GitHubApiError, InstallationGone, NotInstalled
 
 
 def git_auth_env(token: str) -> dict[str, str]:
@@ -47,11 +49,19 @@ class _InstallationToken(Auth.Auth):
 class GitHubAuth:
     """Blocking calls (PyGithub is synchronous): callers run them in a thread."""
 
-    def __init__(self, config: GitHubConfig) -> None:
+    def __init__(self, config: GitHubConfig, redis: Redis | None = None) -> None:
         self.config = config
+        self._redis = redis
+        """Where installation events are announced to every process (keys.GITHUB_INSTALLATIONS_EPOCH); None for
+        one-shot tools."""
+        self._epoch: str | None = None
         self._lock = threading.Lock()
         self._tokens: dict[int, InstallationAuthorization] = {}
         self._installations: dict[str, int] = {}
+        """repo -> the installation covering it; forgotten on installation events and when its token endpoint 404s."""
+        self._gone: set[int] = set()
+        """Installations whose token endpoint answered 404: an id a webhook or a stored thread still names is looked
+        up again instead."""
         self._clients: dict[int | None, Github] = {}
         self._integration: GithubIntegration | None = None
         if config.app_id is not None and config.private_key is not None:
@@ -68,9 +78,9 @@ class GitHubAuth:
         """The installation covering `repo` (owner/name); None with a personal token. `known` comes from a webhook."""
         if self._integration is None:
             return None
-        if known is not None:
-            return known
         with self._lock:
+            if known is not None and known not in self._gone:
+                return known
             if repo not in self._installations:
                 owner, name = repo.split("/")
                 try:
@@ -93,9 +103,46 @@ class GitHubAuth:
                 try:
                     current = self._integration.get_access_token(installation_id)
                 except GithubException as e:
+                    if e.status == 404:
+                        self._forget(installation_id, [], gone=True)
+                        raise InstallationGone(installation_id) from e
                     raise GitHubApiError(e.status, api_message(e)) from e
                 self._tokens[installation_id] = current
             return current.token
+
+    def forget(self, installation_id: int, repos: list[str], *, gone: bool = False) -> None:
+        """Drop what is cached about an installation (its token, the repositories it covered) and about `repos`: an
+        `installation` or `installation_repositories` event says it changed. `gone`: uninstalled or suspended."""
+        with self._lock:
+            self._forget(installation_id, repos, gone=gone)
+
+    def _forget(self, installation_id: int, repos: list[str], *, gone: bool) -> None:
+        self._tokens.pop(installation_id, None)
+        stale = [r for r, i in self._installations.items() if i == installation_id or r in repos]
+        for repo in stale:
+            del self._installations[repo]
+        if gone:
+            self._gone.add(installation_id)
+        else:
+            self._gone.discard(installation_id)
+
+    async def catch_up(self) -> None:
+        """Forget every cached installation and token when another process handled an installation event since the
+        last look: one Redis GET before each git command and REST call."""
+        if self._redis is None:
+            return
+        epoch: str | None = await self._redis.get(keys.GITHUB_INSTALLATIONS_EPOCH)
+        if epoch != self._epoch:
+            with self._lock:
+                self._tokens.clear()
+                self._installations.clear()
+            self._epoch = epoch
+
+    async def announce_change(self, installation_id: int, repos: list[str], *, gone: bool) -> None:
+        """An installation event: forget here, and tell every other process to forget too."""
+        self.forget(installation_id, repos, gone=gone)
+        if self._redis is not None:
+            self._epoch = str(await self._redis.incr(keys.GITHUB_INSTALLATIONS_EPOCH))
 
     def client(self, installation_id: int | None) -> Github:
         """A REST client acting as the installation (or the token's user), one per installation."""
@@ -140,8 +187,14 @@ class GitHubAuth:
         full_name = self.repo_of(repo)
         if full_name is None:
             return {}
-        token = await asyncio.to_thread(lambda: self.token(self.installation_for(full_name)))
-        return git_auth_env(token)
+        await self.catch_up()
+        return git_auth_env(await asyncio.to_thread(self._token_for, full_name))
+
+    def _token_for(self, repo: str) -> str:
+        try:
+            return self.token(self.installation_for(repo))
+        except InstallationGone:  # reinstalled: token() forgot the old installation, so this looks the new one up
+            return self.token(self.installation_for(repo))
 
     def close(self) -> None:
         with self._lock:

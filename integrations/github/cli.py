@@ -9,6 +9,7 @@ import click
 
 from control_plane.config import Settings
 from harness.errors import ConfigError
+from integrations.github.app_manifest import permission_table
 from integrations.github.config import web_url_of
 from integrations.github.setup import run_setup
 
@@ -16,6 +17,12 @@ from integrations.github.setup import run_setup
 @click.group()
 def github() -> None:
     """Connect GitHub."""
+
+
+@github.command("permissions")
+def permissions() -> None:
+    """Print the App's repository permissions as the README's Markdown table (made from the App manifest)."""
+    click.echo(permission_table())
 
 
 @github.command("setup")

@@ -18,7 +18,7 @@ from integrations.github.webhooks import json_of, parse, signature_ok
 MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
 """GitHub caps webhook payloads at 25 MB; the app's own limit (sized for prompts) does not apply here."""
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
-_EVENT_NAME = re.compile(r"[a-z_]{1,100}")
+_EVENT_NAME = re.compile(r"[a-z0-9_]{1,100}")  # projects_v2_item: digits too
 
 
 class WebhookAccepted(BaseModel):

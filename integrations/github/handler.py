@@ -21,11 +21,13 @@ from integrations.github import context
 from integrations.github.api import GitHubApi, PullInfo
 from integrations.github.auth import GitHubAuth
 from integrations.github.config import GitHubConfig
+from integrations.github.errors import GitHubApiError
 from integrations.github.models import (
     CommentEvent,
     Delivery,
     GitHubEvent,
     GitHubOrigin,
+    InstallationEvent,
     PullRequestEvent,
     PushEvent,
     ThreadRef,
@@ -70,6 +72,11 @@ class DeliveryHandler:
         if isinstance(event, PushEvent):
             if event.to_default_branch:  # sessions name the repo by its clone URL; so do their snapshots
                 await request_refresh(self.redis, event.repo.clone_url)
+            return
+        if isinstance(event, InstallationEvent):
+            log.info("GitHub %s %s: forgetting installation %d", delivery.name, event.action, event.installation_id)
+            gone = event.action in ("deleted", "suspend")
+            await self.auth.announce_change(event.installation_id, event.repos, gone=gone)
             return
         decided = plan(event, bot_login=await self.bot_login(), mention=self.config.mention)
         log.info("GitHub %s %s: %s", delivery.name, delivery.id, decided)
@@ -146,8 +153,17 @@ class DeliveryHandler:
             await self.api.reply(here, context.render("refused.md.j2", why="error", asked_by=here.asked_by, detail=e))
             return
         if event.via != "review":  # reviews have no reactions; the answer in the thread follows anyway
-            review = event.via == "review_comment"
+            await self._react(event)
+
+    async def _react(self, event: CommentEvent) -> None:
+        """The 👀 is cosmetic: when it fails (the comment was deleted, GitHub errs or rate-limits) the delivery is
+        done all the same. Failing it would have the consumer replay a delivery whose work is already asked for."""
+        review = event.via == "review_comment"
+        repo, inst = event.repo.full_name, event.installation_id
+        try:
             await self.api.react(repo, event.number, event.comment_id, review=review, installation_id=inst)
+        except GitHubApiError as e:
+            log.warning("no 👀 on %s %d in %s#%d: %s", event.via, event.comment_id, repo, event.number, e)
 
     async def _admission(self, event: CommentEvent) -> tuple[Admission, PullInfo | None]:
         """May this person start work here, and how (a fork's PR); with the PR, when it is one."""
@@ -186,6 +202,7 @@ class DeliveryHandler:
                     await self._new_session(event, origin, pull, admission),
                     max_prompt_bytes=self.config.max_prompt_bytes,
                     credentials=self.auth,
+                    cause=event.cause,
                 )
                 return
             except OriginTaken as e:  # another delivery for this issue or PR won the race: continue its session
@@ -195,7 +212,9 @@ class DeliveryHandler:
         if credit not in session.co_authors:  # everyone who asked is credited in the commits that follow
             await self.store.update(existing, co_authors=[*session.co_authors, credit][-10:])
         message = NewMessage(text=context.follow_up(event), author=event.author.login)
-        await post_message(self.store, existing, message, max_prompt_bytes=self.config.max_prompt_bytes)
+        await post_message(
+            self.store, existing, message, max_prompt_bytes=self.config.max_prompt_bytes, cause=event.cause
+        )
 
     async def _new_session(
         self, event: CommentEvent, origin: str, pull: PullInfo | None, admission: Admission

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from control_plane import keys
-from integrations.github.models import CommentEvent, Delivery, PushEvent
+from integrations.github.models import CommentEvent, Delivery, InstallationEvent, PushEvent
 from integrations.streams import StreamConsumer, StreamKeys
 
 STREAM = StreamKeys(stream=keys.GITHUB_DELIVERIES, group=keys.GITHUB_GROUP, attempts=keys.GITHUB_ATTEMPTS)
@@ -31,6 +31,8 @@ def seen_keys(delivery: Delivery) -> list[str]:
     """A delivery is known by its id, and by what it carries: a replay of the same body under a new delivery id
     (the id header is not signed) is still the same comment, or the same change of the same PR at the same time."""
     e = delivery.event
+    if isinstance(e, InstallationEvent):
+        return [keys.github_seen(f"delivery:{delivery.id}")]  # forgetting what is cached twice does no harm
     if isinstance(e, CommentEvent):
         what = f"comment:{e.via}:{e.repo.full_name}:{e.comment_id}"
     elif isinstance(e, PushEvent):

@@ -61,6 +61,12 @@ class CommentEvent(BaseModel):
     review_thread: ReviewThread | None = None
     review_state: str | None = None
 
+    @property
+    def cause(self) -> str:
+        """What the comment puts into a session is known by this (ids of comments, review comments and reviews are
+        separate sequences), so a retried delivery puts it there once."""
+        return f"github:{self.via}:{self.repo.full_name}:{self.comment_id}"
+
 
 PullRequestAction = Literal["closed", "reopened", "opened", "ready_for_review", "synchronize", "review_requested"]
 
@@ -100,7 +106,18 @@ class PushEvent(BaseModel):
         return self.ref == f"refs/heads/{self.repo.default_branch}"
 
 
-GitHubEvent = Annotated[CommentEvent | PullRequestEvent | PushEvent, Field(discriminator="kind")]
+class InstallationEvent(BaseModel):
+    """The App was installed, uninstalled, suspended or given other repositories (`installation`,
+    `installation_repositories`): which installation covers which repository may have changed."""
+
+    kind: Literal["installation"] = "installation"
+    action: str
+    installation_id: int
+    repos: list[str]
+    """owner/name of the repositories the event names (added, removed, or all those of the installation)."""
+
+
+GitHubEvent = Annotated[CommentEvent | PullRequestEvent | PushEvent | InstallationEvent, Field(discriminator="kind")]
 
 
 class Delivery(BaseModel):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from integrations.github.config import ForkPolicy
-from integrations.github.models import GitHubEvent, PullRequestEvent
+from integrations.github.models import CommentEvent, PullRequestEvent
 from reviewer.config import Trigger
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
@@ -50,7 +50,7 @@ _REVIEW_ACTIONS: dict[str, Trigger] = {
 }
 
 
-def plan(event: GitHubEvent, *, bot_login: str, mention: str) -> Plan:
+def plan(event: CommentEvent | PullRequestEvent, *, bot_login: str, mention: str) -> Plan:
     if isinstance(event, PullRequestEvent):
         return _plan_pull_request(event, bot_login=bot_login)
     if event.author.login.lower() == bot_login.lower() or event.author.is_bot:

@@ -17,6 +17,7 @@ from integrations.github.models import (
     Actor,
     CommentEvent,
     GitHubEvent,
+    InstallationEvent,
     PullRequestAction,
     PullRequestEvent,
     PushEvent,
@@ -159,6 +160,20 @@ class _PushHook(_Hook):
     after: str
 
 
+class _NamedRepo(BaseModel):
+    full_name: str
+
+
+class _InstallationHook(BaseModel):
+    """`installation` and `installation_repositories`: no `repository`, the repositories are listed instead."""
+
+    action: str
+    installation: _Installation
+    repositories: list[_NamedRepo] | None = None
+    repositories_added: list[_NamedRepo] = []
+    repositories_removed: list[_NamedRepo] = []
+
+
 class _ReviewHook(_Hook):
     pull_request: _Pull
     review: _Review
@@ -247,6 +262,12 @@ def _pull_request(raw: object) -> GitHubEvent:
     )
 
 
+def _installation(raw: object) -> GitHubEvent:
+    h = _InstallationHook.model_validate(raw)
+    named = [*(h.repositories or []), *h.repositories_added, *h.repositories_removed]
+    return InstallationEvent(action=h.action, installation_id=h.installation.id, repos=[r.full_name for r in named])
+
+
 def _push(raw: object) -> GitHubEvent:
     h = _PushHook.model_validate(raw)
     return PushEvent(repo=h.repo(), ref=h.ref, after=h.after, installation_id=h.installation_id())
@@ -254,6 +275,8 @@ def _push(raw: object) -> GitHubEvent:
 
 _PARSERS: dict[tuple[str, str], Callable[[object], GitHubEvent]] = {
     ("push", ""): _push,
+    **{("installation", a): _installation for a in ("created", "deleted", "suspend", "unsuspend")},
+    **{("installation_repositories", a): _installation for a in ("added", "removed")},
     ("issue_comment", "created"): _issue_comment,
     ("pull_request_review_comment", "created"): _review_comment,
     ("pull_request_review", "submitted"): _review,

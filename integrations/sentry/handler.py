@@ -24,7 +24,10 @@ class AlertHandler:
         self.config, self.redis, self.store, self.starter = config, redis, store, starter
 
     async def __call__(self, raw: str) -> None:
-        alert = Delivery.model_validate_json(raw).alert
+        delivery = Delivery.model_validate_json(raw)
+        alert = delivery.alert
+        # The Sentry event (else the delivery): a retried delivery must not become a repeat of itself.
+        cause = f"sentry:{alert.project}:{alert.event_id or delivery.request_id}"
         repo = self.config.project_repos.get(alert.project)
         if repo is None:
             log.warning("Sentry alert for project %r, which maps to no repository: ignored", alert.project)
@@ -40,19 +43,26 @@ class AlertHandler:
         )
         report = ReportTo(slack_channel=self.config.project_channels.get(alert.project))
         result = await self.starter.start(
-            f"sentry:{alert.project}", req, limit=self.config.max_concurrent, report=report
+            f"sentry:{alert.project}", req, limit=self.config.max_concurrent, report=report, cause=cause
         )
         if isinstance(result, Existing):
-            await self._repeat(result.session_id, alert)
+            await self._repeat(result.session_id, alert, cause)
 
-    async def _repeat(self, session_id: str, alert: Alert) -> None:
+    async def _repeat(self, session_id: str, alert: Alert, cause: str) -> None:
+        # This very event is in the session already: it started it, or was told as a repeat (a retried delivery).
+        told = keys.message_cause(session_id, cause)
+        if await self.redis.exists(told):
+            return
         # An ended triage is not reopened per firing (a storm of one issue would become a storm of runs): the
         # repeat goes to its log for people. A running one hears of it, at most once per interval.
         if (await self.store.get(session_id)).status in TERMINAL_STATUSES:
-            await self.store.append(session_id, Note(text=f"Sentry issue {alert.issue_id} fired again"))
+            if await self.redis.set(told, "1", nx=True, ex=keys.CAUSE_TTL_S):
+                await self.store.append(session_id, Note(text=f"Sentry issue {alert.issue_id} fired again"))
             return
         gate = keys.repeat_gate(session_id)
         if not await self.redis.set(gate, "1", nx=True, ex=self.config.repeat_note_interval_s):
+            if not await self.redis.set(told, "1", nx=True, ex=keys.CAUSE_TTL_S):
+                return
             await self.redis.incr(keys.repeats_held(session_id))
             await self.store.append(session_id, Note(text=f"Sentry issue {alert.issue_id} fired again (held)"))
             return
@@ -63,4 +73,5 @@ class AlertHandler:
             session_id,
             NewMessage(text=text, author="sentry"),
             max_prompt_bytes=self.config.max_prompt_bytes,
+            cause=cause,
         )

@@ -43,6 +43,12 @@ class SlackMessage(BaseModel):
     def origin(self) -> str:
         return origin_of(self.team, self.channel, self.thread)
 
+    @property
+    def cause(self) -> str:
+        """The message itself (not the event, which Slack may send twice under two ids: a mention and a message):
+        what it puts into a session is put there once, however often its job is handled."""
+        return f"slack:{self.team}/{self.channel}/{self.ts}"
+
 
 class RepoChosen(BaseModel):
     """Someone clicked one of the repository buttons the bot offered."""

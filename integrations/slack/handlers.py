@@ -17,7 +17,7 @@ from integrations.slack import format
 from integrations.slack.config import SlackConfig
 from integrations.slack.events import RepoChosen, SlackMessage, origin_of
 from integrations.slack.task import is_stop, parse_task, repo_location
-from integrations.slack.threads import PendingRequest, Poster, SlackThread, Threads
+from integrations.slack.threads import PendingRequest, Poster, SlackError, SlackThread, Threads
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class SlackHandler:
             session_id,
             NewMessage(text=text, author=self.config.requester(m.user)),
             max_prompt_bytes=self.config.max_prompt_bytes,
+            cause=m.cause,
         )
         if reopened:  # a new run: it gets its own status message, below the last run's final one
             await self._post_status(session_id, m.team, m.channel, m.thread)
@@ -73,17 +74,28 @@ class SlackHandler:
             blocks = format.ask_repo_blocks(await self._likely_repos(), task.text)
             await self.poster.post(m.channel, m.thread, "Which repository is this for?", blocks)
             return
-        await self._start(m.team, m.channel, m.thread, m.user, repo, task.text, context)
+        await self._start(m.team, m.channel, m.thread, m.user, repo, task.text, context, cause=m.cause)
 
     async def _repo_chosen(self, c: RepoChosen) -> None:
         pending = await self.threads.unpark(c.origin)
         if pending is None:
             return  # answered already (a second click), or the question expired
-        await self.poster.update(c.channel, c.question_ts, f"<@{c.user}> picked `{format.escape(c.repo)}`.")
+        try:  # cosmetic: failing the job here would lose the request, unparked already
+            await self.poster.update(c.channel, c.question_ts, f"<@{c.user}> picked `{format.escape(c.repo)}`.")
+        except SlackError as e:
+            log.warning("slack: could not mark the repository question answered: %s", e)
         await self._start(c.team, c.channel, c.thread_ts, pending.user, c.repo, pending.task, pending.context)
 
     async def _start(
-        self, team: str, channel: str, thread_ts: str, user: str, repo: str, task: str, context: str
+        self,
+        team: str,
+        channel: str,
+        thread_ts: str,
+        user: str,
+        repo: str,
+        task: str,
+        context: str,
+        cause: str | None = None,
     ) -> None:
         prompt = f"{context}\n\nThe request, from <@{user}> in Slack:\n{task}" if context else task
         req = NewSession(
@@ -96,24 +108,32 @@ class SlackHandler:
         )
         try:
             session = await create_session(
-                self.store, req, max_prompt_bytes=self.config.max_prompt_bytes, credentials=self.credentials
+                self.store,
+                req,
+                max_prompt_bytes=self.config.max_prompt_bytes,
+                credentials=self.credentials,
+                cause=cause,
             )
         except OriginTaken as e:  # two mentions raced for one thread: the second is a follow-up of the first
-            await self.post_message_to(e.session_id, user, task)
+            await self.post_message_to(e.session_id, user, task, cause=cause)
             return
         except BadRequest as e:  # an unknown repository, a prompt too large: the person can fix it
             await self.poster.post(channel, thread_ts, f":warning: I could not start: {format.escape(str(e))}")
             return
         await self._post_status(session.id, team, channel, thread_ts)
 
-    async def post_message_to(self, session_id: str, user: str, text: str) -> None:
+    async def post_message_to(self, session_id: str, user: str, text: str, *, cause: str | None = None) -> None:
         msg = NewMessage(text=text, author=self.config.requester(user))
-        await post_message(self.store, session_id, msg, max_prompt_bytes=self.config.max_prompt_bytes)
+        await post_message(self.store, session_id, msg, max_prompt_bytes=self.config.max_prompt_bytes, cause=cause)
 
     async def _post_status(self, session_id: str, team: str, channel: str, thread_ts: str) -> None:
         session = await self.store.get(session_id)
         text = format.started_text(session, self.config.session_url(session_id))
-        ts = await self.poster.post(channel, thread_ts, text)
+        ts: str | None = None
+        try:  # the run goes on without it; failing the job would have its retry post the request again
+            ts = await self.poster.post(channel, thread_ts, text)
+        except SlackError as e:
+            log.warning("slack: no status message for session %s: %s", session_id, e)
         thread = SlackThread(
             session_id=session_id, team=team, channel=channel, thread_ts=thread_ts, status_ts=ts, shown=text
         )

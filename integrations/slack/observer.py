@@ -21,6 +21,7 @@ class SlackRunObserver:
         session = await self.store.get(session.id)
         url = self.config.session_url(session.id)
         status = format.status_text(session, url)
-        await self.poster.update(thread.channel, thread.status_ts, status)
+        if thread.status_ts is not None:
+            await self.poster.update(thread.channel, thread.status_ts, status)
         await self.threads.save(thread.model_copy(update={"shown": status}), active=False)
         await self.poster.post(thread.channel, thread.thread_ts, format.final_text(session, url))

@@ -52,7 +52,7 @@ class StatusLoop:
             await self.redis.srem(keys.SLACK_ACTIVE, session_id)  # the observer writes the final state
             return 0
         text = format.status_text(session, self.config.session_url(session_id))
-        if text == thread.shown:
+        if text == thread.shown or thread.status_ts is None:
             return 0
         await self.poster.update(thread.channel, thread.status_ts, text)
         await self.threads.save(thread.model_copy(update={"shown": text}), active=True)

@@ -27,8 +27,9 @@ class SlackThread(BaseModel):
     team: str
     channel: str
     thread_ts: str
-    status_ts: str
-    """The bot's status message for the current run, edited in place."""
+    status_ts: str | None
+    """The bot's status message for the current run, edited in place; None when posting it failed (the final
+    message is posted all the same)."""
     shown: str = ""
     """The status text last written to it, so an unchanged status costs no API call."""
 

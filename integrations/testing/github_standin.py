@@ -107,6 +107,14 @@ class _Reaction:
     created_at: float = field(default_factory=time.time)
 
 
+@dataclass
+class _Fault:
+    method: str
+    path: re.Pattern[str]
+    refusal: _Refused
+    times: int
+
+
 class _Refused(Exception):
     def __init__(
         self, status: int, message: str, *, headers: dict[str, str] | None = None, errors: list[Json] | None = None
@@ -147,6 +155,7 @@ class GitHubStandIn:
         self.manifests: list[Json] = []
         """Every App manifest a person created an App from (`create_app_from_manifest`)."""
         self._manifest_codes: dict[str, Json] = {}
+        self._faults: list[_Fault] = []
         self._server = ServerThread(self._build_app(), "github-standin")
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
@@ -208,6 +217,19 @@ class GitHubStandIn:
             inst = _Installation(id=installation_id or next(self._ids), account=account, repos=set(repos))
             self.installations[inst.id] = inst
             return inst.id
+
+    def uninstall(self, installation_id: int) -> None:
+        """Remove the installation: its tokens stop working and its token endpoint answers 404, as on GitHub."""
+        with self._lock:
+            del self.installations[installation_id]
+            for value in [v for v, t in self._tokens.items() if t.installation_id == installation_id]:
+                del self._tokens[value]
+
+    def token_installation(self, value: str) -> int | None:
+        """The installation a token was issued for (None: unknown, revoked, or a personal token)."""
+        with self._lock:
+            token = self._tokens.get(value)
+            return token.installation_id if token is not None else None
 
     def create_app_from_manifest(self, manifest: Json) -> str:
         """What a person does on GitHub's "Create GitHub App" page: returns the code GitHub redirects back with
@@ -332,6 +354,27 @@ class GitHubStandIn:
         with self._lock:
             found = [c for c in self.review_comment_list if (c.repo, c.number) == (full_name, number)]
             return [shapes.review_comment_json(self.base_url, self.base_url, c, self.user_json(c.user)) for c in found]
+
+    def fail(self, method: str, path: str, status: int, *, times: int = 1) -> None:
+        """The next `times` calls of `method` on a path matching the regular expression `path` fail as GitHub fails:
+        404 Not Found (a deleted comment), 5xx Server Error, or 403 with the primary rate limit's message and
+        headers (`x-ratelimit-remaining: 0`). A failed call changes nothing and is recorded in `calls`."""
+        if status == 403:
+            reset = str(int(time.time()))  # now: a client that honours the reset waits no time in tests
+            headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+            refusal = _Refused(403, "API rate limit exceeded for installation ID 0.", headers=headers)
+        else:
+            refusal = _Refused(status, "Not Found" if status == 404 else "Server Error")
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), re.compile(path), refusal, times))
+
+    def _fault_for(self, request: Request) -> _Refused | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0 and fault.method == request.method and fault.path.search(request.url.path):
+                    fault.times -= 1
+                    return fault.refusal
+        return None
 
     def reactions_on(self, subject: str) -> list[tuple[str, str]]:
         """(login, content) of the reactions on `issue_comment:<id>` or `review_comment:<id>`."""
@@ -663,6 +706,8 @@ class GitHubStandIn:
                 with self._lock:
                     who = self._who(request)
                 actor = who.login
+                if (fault := self._fault_for(request)) is not None:
+                    raise fault
                 response: Response = await endpoint(request, who)
             except _Refused as e:
                 body: Json = {"message": e.message, "documentation_url": _DOCS, "status": str(e.status)}

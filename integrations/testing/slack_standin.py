@@ -79,6 +79,7 @@ class SlackStandIn:
         self.messages: dict[tuple[str, str], Message] = {}
         self._lock = threading.Lock()
         self._clock = itertools.count(1)
+        self._failures: dict[str, list[str]] = {}
         self._server: ServerThread | None = None
 
     # --- for tests ---------------------------------------------------------------------------------------------
@@ -97,6 +98,12 @@ class SlackStandIn:
     def bot_messages(self, channel: str, thread_ts: str) -> list[Message]:
         with self._lock:
             return [m for m in self._thread(channel, thread_ts) if m.bot_id == BOT_ID]
+
+    def fail(self, method: str, error: str = "fatal_error", *, times: int = 1) -> None:
+        """The next `times` calls of `method` answer `{"ok": false, "error": error}`, as Slack does (e.g.
+        `message_not_found`, `fatal_error`, `ratelimited`), and change nothing."""
+        with self._lock:
+            self._failures.setdefault(method, []).extend([error] * times)
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -134,6 +141,8 @@ class SlackStandIn:
             return JSONResponse({"ok": False, "error": "unknown_method"}, status_code=404)
         with self._lock:
             self.calls.append(Call(method, args))
+            if self._failures.get(method):
+                return JSONResponse({"ok": False, "error": self._failures[method].pop(0)})
             return JSONResponse(handlers[method](args), headers={"X-OAuth-Scopes": ",".join(self.scopes)})
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:

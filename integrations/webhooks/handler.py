@@ -19,9 +19,15 @@ class HookHandler:
             repo=hook.repo, prompt=d.prompt, requested_by=f"webhook:{d.hook}", source="webhook", origin=d.origin
         )
         report = ReportTo(slack_channel=hook.slack_channel, github_issue=hook.github_issue)
-        result = await self.starter.start(f"webhook:{d.hook}", req, limit=hook.max_concurrent, report=report)
+        cause = f"webhook:{d.hook}:{d.delivery_id}"  # a delivery handled again is not a follow-up of itself
+        automation = f"webhook:{d.hook}"
+        result = await self.starter.start(automation, req, limit=hook.max_concurrent, report=report, cause=cause)
         if isinstance(result, Existing):
             note = NewMessage(text=d.prompt, author=f"webhook:{d.hook}")
             await post_message(
-                self.starter.store, result.session_id, note, max_prompt_bytes=self.starter.max_prompt_bytes
+                self.starter.store,
+                result.session_id,
+                note,
+                max_prompt_bytes=self.starter.max_prompt_bytes,
+                cause=cause,
             )

@@ -188,9 +188,32 @@ async def test_responder_step_sees_the_tool_results() -> None:
         ),
         ([], "at least one message is required"),
         ([{"role": "assistant", "content": "hi"}], 'first message must use the "user" role'),
-        ([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], "roles must alternate"),
+        (
+            [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": []},
+                {"role": "user", "content": "and now?"},
+            ],
+            "messages.1: all messages must have non-empty content except for the optional final assistant message",
+        ),
+        (
+            [
+                *tool_turn("toolu_x", "ok")[:2],
+                {"role": "user", "content": "first"},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "late"}]},
+            ],
+            "tool_use ids were found without tool_result blocks immediately after: toolu_x",
+        ),
     ],
-    ids=["no-tool-result", "tool-result-not-first", "unknown-tool-use-id", "empty", "assistant-first", "two-users"],
+    ids=[
+        "no-tool-result",
+        "tool-result-not-first",
+        "unknown-tool-use-id",
+        "empty",
+        "assistant-first",
+        "empty-assistant-message",
+        "tool-result-not-first-of-the-combined-turn",
+    ],
 )
 async def test_invalid_transcript_is_rejected_like_the_api(messages: list[MessageParam], expected: str) -> None:
     script = Script([Reply("never sent")])
@@ -203,6 +226,20 @@ async def test_invalid_transcript_is_rejected_like_the_api(messages: list[Messag
     assert caught.value.api_message is not None and expected in caught.value.api_message
     assert script.remaining == 1, "a rejected request consumes no step"
     assert len(standin.requests) == 1 and len(standin.problems) == 1
+
+
+async def test_consecutive_user_messages_are_one_turn_as_the_api_documents() -> None:
+    """MessageCreateParams.messages: "Consecutive `user` or `assistant` turns in your request will be combined into
+    a single turn"; tool results first in that turn is what counts."""
+    messages: list[MessageParam] = [
+        *tool_turn("toolu_x", "ok")[:2],
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "ok"}]},
+        {"role": "user", "content": "and the docs"},
+    ]
+    with AnthropicStandIn(Script([Reply("thanks")])) as standin:
+        async with sdk(standin) as client:
+            await client.messages.create(model=MODEL, max_tokens=10, messages=messages)
+    assert standin.problems == []
 
 
 async def test_valid_tool_transcript_is_accepted() -> None:

@@ -173,3 +173,27 @@ async def test_sessions_choose_the_provider_per_session_and_per_repository(
     assert {r.body["model"] for r in oai.requests} == {"qwen-by-session", "qwen-by-repo"}
     assert len(standin.requests) == 1
     assert finals[0].cost_usd == 0.0 and finals[0].input_tokens > 0  # self-hosted: tokens counted, free by default
+
+
+@pytest.mark.parametrize(
+    ("finish", "stop_reason"),
+    [("length", "max_tokens"), ("content_filter", "refusal"), ("stop", "end_turn")],
+)
+async def test_every_finish_reason_the_sdk_knows_becomes_a_stop_reason(
+    oai: OpenAIStandIn, finish: str, stop_reason: str
+) -> None:
+    tag = marker()
+    oai.register(Script([Reply("partial", stop=finish)], key=tag))
+    model = model_for(oai)
+    turn = await model.complete("s", [Message(role="user", content=[TextBlock(text=tag)])], [])
+    await model.close()
+    assert turn.stop_reason == stop_reason
+
+
+async def test_an_unknown_finish_reason_is_a_clear_model_error(oai: OpenAIStandIn) -> None:
+    tag = marker()
+    oai.register(Script([Reply("half", stop="abort")], key=tag))
+    model = model_for(oai)
+    with pytest.raises(ModelAPIError, match="finish_reason 'abort'"):
+        await model.complete("s", [Message(role="user", content=[TextBlock(text=tag)])], [])
+    await model.close()

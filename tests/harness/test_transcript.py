@@ -92,3 +92,23 @@ def test_stream_ids_compare_numerically() -> None:
     assert id_after("5-10", "5-9")
     assert not id_after("5-1", "5-1")
     assert id_after("1-0", None)
+
+
+def test_an_empty_reply_logged_by_an_older_version_is_never_sent_back() -> None:
+    """Sessions logged before empty replies were kept out of the transcript: rebuild repairs them, so their next
+    request carries no empty message (the API's 400) and its tool results are still first."""
+    log = logged(
+        UserMessage(text="fix it", author="ana"),  # 1-0
+        turn(1, use("a"), through="1-0"),  # 2-0
+        result("a", "A"),  # 3-0
+        turn(2, through="1-0"),  # 4-0: the empty reply, as it was logged
+        UserMessage(text="and now?", author="bo"),  # 5-0
+    )
+    t = rebuild(log)
+    assert [m.role for m in t.messages] == ["user", "assistant"]
+    assert t.empty_replies == 1
+    pending = [m.event for m in log[4:] if isinstance(m.event, UserMessage)]
+    assert next_user_content(t, pending) == [
+        ToolResultBlock(tool_use_id="a", content="A"),
+        TextBlock(text="[bo]: and now?"),
+    ]

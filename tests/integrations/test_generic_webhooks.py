@@ -140,3 +140,19 @@ def test_hooks_come_from_json_in_the_environment_and_their_secrets_are_secrets(t
     settings = Settings.load({"NIGHTSHIFT_DATA_DIR": str(tmp_path), "NIGHTSHIFT_WEBHOOKS": json.dumps({"cron": hook})})
     assert settings.webhooks["cron"].repo == "acme/api"
     assert SECRET in settings.secrets()
+
+
+async def test_a_delivery_handled_again_adds_nothing(hook_rt: Runtime, redis: Redis) -> None:
+    """Its process died after starting the session (or after the follow-up): the consumer's retry is no follow-up."""
+    hooks = hooks_of(hook_rt)
+    first, again = grafana(), grafana(title="[FIRING:2] HighErrorRate")
+    raws: list[str] = []
+    for body, delivery in ((first, "d-1"), (again, "d-2")):
+        await post(hook_rt, body, signed(body, delivery=delivery))
+        [(_, fields)] = await redis.xrange(keys.WEBHOOK_DELIVERIES, count=1)
+        raws.append(fields["d"])
+        assert await hooks.consumer.drain(idle_ms=50) == 1
+    for raw in raws:
+        await hooks.consumer.handle(raw)
+    [session] = await hook_rt.store.recent()
+    assert len(await hook_rt.store.inbox(session.id, after=None)) == 2

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from github_world import INSTALLATION, REPO, build_world, push_branch
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from control_plane.errors import GitError, RepoUnreachable
 from control_plane.git import Mirrors, check_repo
+from integrations.github.api import GitHubApi
 from integrations.github.auth import GitHubAuth
 from integrations.github.config import GitHubConfig, web_url_of
 from integrations.github.errors import NotInstalled
@@ -187,3 +189,38 @@ def test_settings_from_the_environment_make_the_config(tmp_path: Path, gh: GitHu
         Settings.load({"NIGHTSHIFT_DATA_DIR": str(tmp_path), "GITHUB_TOKEN": "ghp_x"})
     )
     assert pat_only is not None and pat_only.app_id is None and pat_only.web_url == "https://github.com"
+
+
+async def test_a_reinstalled_app_gets_fresh_credentials_from_the_event_in_every_process(
+    gh: GitHubStandIn, redis: Redis
+) -> None:
+    """The event is handled by one process (`serving`); the worker process (`working`) that pushes forgets too."""
+    serving, working = GitHubAuth(app_config(gh), redis), GitHubAuth(app_config(gh), redis)
+    url = f"{gh.base_url}/{REPO}.git"
+    before = token_in(await working.env_for(url))
+    gh.uninstall(INSTALLATION)
+    reinstalled = gh.install("acme", [REPO])
+    await serving.announce_change(INSTALLATION, [REPO], gone=True)  # what the `installation` deleted event does
+    after = token_in(await working.env_for(url))
+    assert after != before and gh.token_installation(after) == reinstalled
+    await check_repo(url, "main", env=await working.env_for(url))  # git works with it
+    serving.close()
+    working.close()
+
+
+async def test_a_token_endpoint_404_looks_the_installation_up_again_once(gh: GitHubStandIn) -> None:
+    """No event reached this process (or the cached token expired): the old installation's 404 is the signal."""
+    auth = GitHubAuth(app_config(gh, token_refresh_margin_s=3600))  # every token is due: the endpoint is asked
+    url = f"{gh.base_url}/{REPO}.git"
+    token_in(await auth.env_for(url))
+    gh.uninstall(INSTALLATION)
+    reinstalled = gh.install("acme", [REPO])
+    token = token_in(await auth.env_for(url))
+    assert gh.token_installation(token) == reinstalled
+    # A stored thread still naming the old installation reaches the new one too.
+    api = GitHubApi(auth)
+    assert await api.permission(REPO, "alice", INSTALLATION) == "write"
+    gh.uninstall(reinstalled)
+    with pytest.raises(NotInstalled):
+        await auth.env_for(url)
+    auth.close()

@@ -4,6 +4,7 @@ GitHub stand-in (real PyGithub, real git over HTTP with installation tokens) on 
 
 import asyncio
 import inspect
+import json
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from conftest import free_port
 from github_world import (
+    FIXTURES,
     REPO,
     WEBHOOK_SECRET,
     Json,
@@ -31,9 +33,11 @@ from spine import marker, settings_for, wait_status, worker_running
 from control_plane import keys
 from control_plane.config import Settings
 from control_plane.runtime import Runtime
-from harness.events import PullRequestOpened, ToolResult
+from harness.events import PullRequestOpened, ToolResult, UserMessage
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
 from integrations.github import GitHub
+from integrations.github.models import CommentEvent, Delivery
+from integrations.github.webhooks import parse
 from integrations.testing.github_standin import GitHubStandIn
 
 T = TypeVar("T")
@@ -601,3 +605,86 @@ async def test_a_push_to_the_default_branch_requests_a_snapshot_refresh(
     clone_url = str(push_payload(gh, "refs/heads/main")["repository"]["clone_url"])  # type: ignore[index]
     assert requested == {clone_url}  # only the default branch's push, named as sessions name the repo
     assert not (await rt.store.recent(limit=5))  # a push never starts a session
+
+
+REACTION_FAILURES = pytest.mark.parametrize("status", [404, 502, 403], ids=["deleted", "server-error", "rate-limit"])
+
+
+async def _asks_in(rt: Runtime, session_id: str) -> list[str]:
+    return [e.event.text for e in await rt.store.events(session_id) if isinstance(e.event, UserMessage)]
+
+
+@REACTION_FAILURES
+async def test_a_failed_reaction_on_the_comment_that_starts_a_session_is_logged_not_replayed(
+    rt: Runtime, client: httpx.AsyncClient, gh: GitHubStandIn, status: int
+) -> None:
+    gh.open_issue(REPO, "add() subtracts", "", by="alice")
+    asked = gh.comment(REPO, 1, "@nightshift fix it", by="alice")
+    gh.fail("POST", r"/issues/comments/\d+/reactions$", status, times=100)
+    consumer = github_of(rt).consumer
+    consumer.reclaim_after_ms = 0  # a failed delivery is retried at once, as often as it would be
+    assert (await deliver(client, "issue_comment", issue_comment(gh, 1, asked))).json()["status"] == "queued"
+    assert await consumer.drain() == 1  # handled once: the reaction's failure did not fail the delivery
+    [session] = await rt.store.recent()
+    assert len(await _asks_in(rt, session.id)) == 1
+    assert await rt.redis.xlen(keys.QUEUE) == 1  # one run
+    assert {c.status for c in gh.calls if c.path.endswith("/reactions")} == {status}  # PyGithub retries 5xx and 403
+    assert gh.reactions == []
+    # The session's own comment handled again (a process died after creating it) is not also a follow-up.
+    await github_of(rt).handler(Delivery(id="d-x", name="issue_comment", received_at=0.0, event=_parsed(gh, asked)))
+    assert len(await _asks_in(rt, session.id)) == 1
+
+
+@REACTION_FAILURES
+async def test_a_follow_up_is_posted_once_however_often_its_delivery_is_handled(
+    rt: Runtime, client: httpx.AsyncClient, gh: GitHubStandIn, status: int
+) -> None:
+    gh.open_issue(REPO, "add() subtracts", "", by="alice")
+    consumer = github_of(rt).consumer
+    consumer.reclaim_after_ms = 0
+    first = gh.comment(REPO, 1, "@nightshift fix it", by="alice")
+    await deliver(client, "issue_comment", issue_comment(gh, 1, first))
+    assert await consumer.drain() == 1
+    [session] = await rt.store.recent()
+    await rt.store.set_status(session.id, "finished")  # its run ended
+    jobs = await rt.redis.xlen(keys.QUEUE)
+    again = gh.comment(REPO, 1, "@nightshift and the docs", by="alice")
+    gh.fail("POST", rf"/issues/comments/{again['id']}/reactions$", status, times=100)
+    await deliver(client, "issue_comment", issue_comment(gh, 1, again))
+    assert await consumer.drain() == 1
+    asks = await _asks_in(rt, session.id)
+    assert len(asks) == 2 and "and the docs" in asks[1]
+    assert await rt.redis.xlen(keys.QUEUE) == jobs + 1  # one more run, not three
+    # Even a delivery the consumer handles again (its process died after posting) adds nothing.
+    await github_of(rt).handler(Delivery(id="d-x", name="issue_comment", received_at=0.0, event=_parsed(gh, again)))
+    assert len(await _asks_in(rt, session.id)) == 2
+
+
+def _parsed(gh: GitHubStandIn, comment: Json) -> CommentEvent:
+    event = parse("issue_comment", json.dumps(issue_comment(gh, 1, comment)).encode())
+    assert isinstance(event, CommentEvent)
+    return event
+
+
+EVERY_EVENT: dict[str, Json] = json.loads((FIXTURES / "one-example-per-event.json").read_text())
+
+
+async def test_every_event_github_documents_is_accepted_with_a_valid_signature(
+    rt: Runtime, client: httpx.AsyncClient, gh: GitHubStandIn
+) -> None:
+    """One documented example of each of the 58 event names (@octokit/webhooks-examples): none is a 4xx or 5xx, so
+    GitHub never marks a delivery failed or disables the hook for an event Nightshift does not act on."""
+    answers = {name: await deliver(client, name, payload) for name, payload in EVERY_EVENT.items()}
+    failed = {name: (r.status_code, r.text) for name, r in answers.items() if r.status_code != 202}
+    assert failed == {}
+    assert answers["projects_v2_item"].json() == {"status": "ignored"}
+    assert {n for n, r in answers.items() if r.json()["status"] == "queued"} >= {"installation", "push"}
+
+
+async def test_installation_events_make_every_process_forget_its_installations(
+    rt: Runtime, client: httpx.AsyncClient, gh: GitHubStandIn
+) -> None:
+    for name in ("installation", "installation_repositories"):
+        assert (await deliver(client, name, EVERY_EVENT[name])).json() == {"status": "queued"}
+    assert await github_of(rt).consumer.drain() == 2
+    assert await rt.redis.get(keys.GITHUB_INSTALLATIONS_EPOCH) == "2"

@@ -15,8 +15,10 @@ from slack_fixtures import PUBLIC_URL, TOKEN, slack_api
 from spine import marker, settings_for, wait_status, worker_running
 
 from control_plane.runtime import Runtime
-from harness.events import TERMINAL_STATUSES
+from harness.events import TERMINAL_STATUSES, Note, UserMessage
 from harness.testing.anthropic_standin import AnthropicStandIn, Reply, Script, tool_use
+from integrations.sentry.models import Delivery
+from integrations.sentry.payload import parse
 from integrations.testing.slack_standin import SlackStandIn
 
 __all__ = ["slack_api"]  # fixture
@@ -85,3 +87,32 @@ async def test_alert_to_triage_report_in_slack(
         assert (await http.post("/webhooks/sentry", content=again, headers=headers(again))).status_code == 202
         assert await sentry.consumer.step(block_ms=100)
     assert [s.id for s in await triage_rt.store.recent()] == [session.id]
+
+
+async def test_a_retried_alert_is_not_a_repeat_of_itself(triage_rt: Runtime) -> None:
+    """A delivery handled again (its process died after the session was created, or after a repeat was told) adds
+    nothing: the event is known in the session by its id."""
+    sentry = triage_rt.sentry()
+    assert sentry is not None
+    first, repeat = json.dumps(event_alert()).encode(), json.dumps(event_alert()).encode()
+
+    def delivery(body: bytes) -> str:
+        alert = parse("event_alert", body)
+        assert alert is not None
+        return Delivery(request_id="r-1", received_at=0.0, alert=alert).model_dump_json()
+
+    await sentry.consumer.handle(delivery(first))
+    [session] = await triage_rt.store.recent()
+    await sentry.consumer.handle(delivery(first))  # the retry
+    assert await _told(triage_rt, session.id) == (1, 0)
+    await sentry.consumer.handle(delivery(repeat))  # a new event of the issue: told once
+    await sentry.consumer.handle(delivery(repeat))
+    assert await _told(triage_rt, session.id) == (2, 0)
+    assert [s.id for s in await triage_rt.store.recent()] == [session.id]
+
+
+async def _told(rt: Runtime, session_id: str) -> tuple[int, int]:
+    """(messages, notes of a repeat) in the session's log."""
+    events = [e.event for e in await rt.store.events(session_id)]
+    notes = [e for e in events if isinstance(e, Note) and "fired again" in e.text]
+    return sum(isinstance(e, UserMessage) for e in events), len(notes)

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 from slack_fixtures import ANA, CHANNEL, PUBLIC_URL, SIGNING_SECRET, SlackDriver, slack, slack_api, slack_rt, stale
 
+from control_plane import keys
 from integrations.slack.events import CHOOSE_REPO
 from integrations.testing.slack_standin import BOT_USER, app_mention, block_action, message_event
 
@@ -221,3 +222,32 @@ async def test_while_the_app_serves_accepted_events_are_handled_in_the_backgroun
             async with asyncio.timeout(10):
                 while not await slack.sessions():
                     await asyncio.sleep(0.05)
+
+
+async def test_a_status_message_slack_refuses_is_logged_and_the_request_runs_once(
+    slack: SlackDriver, remote: Path
+) -> None:
+    """Failing the job would have its retries post the mention into the session again as follow-ups."""
+    slack.integration.inbox.reclaim_after_ms = 0  # a failed job is taken again at once, as often as it would be
+    slack.api.fail("chat.postMessage", "fatal_error", times=5)
+    event = mention(slack, f"fix it repo={remote}")
+    await slack.event(event)
+    assert await slack.handle_all() == 1
+    [session] = await slack.sessions()
+    assert [m.text for m in await slack.user_messages(session.id)] == ["fix it"]
+    assert await slack.rt.redis.xlen(keys.QUEUE) == 1  # one run
+    thread = await slack.integration.handler.threads.get(session.id)
+    assert thread is not None and thread.status_ts is None  # the final message still finds the thread
+
+
+async def test_a_follow_up_handled_twice_is_posted_once(slack: SlackDriver, remote: Path) -> None:
+    first = mention(slack, f"fix it repo={remote}")
+    await slack.event(first)
+    await slack.handle_all()
+    reply = slack.api.say(CHANNEL, "U0BOB00002", "also the docs", thread_ts=str(first["ts"]))
+    # The same message as two events (its own and, say, a redelivery under a new id) and a job handled again.
+    await slack.event(message_event(reply), event_id="Ev0FOLLOW1")
+    await slack.event(message_event(reply), event_id="Ev0FOLLOW2")
+    assert await slack.handle_all() == 2
+    [session] = await slack.sessions()
+    assert [m.text for m in await slack.user_messages(session.id)] == ["fix it", "also the docs"]
